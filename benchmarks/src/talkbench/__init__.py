@@ -1,4 +1,4 @@
-"""talkbench: the benchmark harness composing facial-metrics, mesh-renderer, lipread-expert and facial-animator."""
+"""talkbench: the benchmark harness that composes the four packages."""
 
 from ._version import __version__
 
