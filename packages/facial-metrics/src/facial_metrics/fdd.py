@@ -96,9 +96,12 @@ class _Moments:
 
 
 def _motion_energy(x: torch.Tensor, template: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``s_{t,v} = ||x_{t,v} - template_v||^2`` over ``idx``, in float64, shape ``(B, T, U)``."""
-    d = x.index_select(2, idx).to(torch.float64) - template.index_select(2, idx).to(torch.float64)
-    return d.pow(2).sum(-1)
+    """``s_{t,v} = ||x_{t,v} - template_v||^2`` over ``idx``, shape ``(B, T, U)``, returned in float64.
+
+    The displacement is formed in the input precision; moments are accumulated in float64.
+    """
+    d = x.index_select(2, idx) - template.index_select(2, idx).to(x.dtype)
+    return d.pow(2).sum(-1).to(torch.float64)
 
 
 def _prepare(pred, gt, template, mask, length_rule):  # type: ignore[no-untyped-def]
