@@ -74,3 +74,15 @@ def test_missing_and_corrupt_files(tmp_path):
     bad.write_bytes(pickle.dumps({"a": np.arange(5)})[:-7])
     with pytest.raises(pickle.UnpicklingError, match=r"trunc\.pkl"):
         load_restricted_pickle(bad)
+
+
+def test_python2_style_numpy_core_names(tmp_path):
+    """Old pickles (Python 2 / NumPy 1.x, e.g. FLAME_masks.pkl) name numpy.core.multiarray and a py2
+    ``str`` buffer; both load under NumPy 2 with latin1."""
+    raw = pickle.dumps({"lips": np.arange(6, dtype=np.int64)}, protocol=2)
+    raw = raw.replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    assert b"numpy.core.multiarray" in raw
+    path = tmp_path / "old.pkl"
+    path.write_bytes(raw)
+    out = load_restricted_pickle(path)
+    np.testing.assert_array_equal(out["lips"], np.arange(6))
