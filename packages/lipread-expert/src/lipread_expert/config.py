@@ -10,7 +10,7 @@ so that they train on a CPU.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 Modality = Literal["video", "audio", "audiovisual"]
@@ -46,7 +46,6 @@ class LipReaderConfig:
     lsm_weight: float = 0.1
     ctc_weight: float = 0.1
     beam_size: int = 40
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.adim % self.aheads:
