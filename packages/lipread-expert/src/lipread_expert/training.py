@@ -91,7 +91,7 @@ def train_step(
     out = model(batch.targets, batch.video, batch.audio, batch.video_lengths, batch.audio_lengths)
     if not torch.isfinite(out.total):
         raise FloatingPointError(
-            f"non-finite loss {float(out.total)} (ctc {float(out.ctc)}, att {float(out.att)})"
+            f"non-finite loss {out.total.item()} (ctc {out.ctc.item()}, att {out.att.item()})"
         )
     out.total.backward()
     max_norm = float("inf") if grad_clip is None else grad_clip
@@ -101,7 +101,7 @@ def train_step(
     if scheduler is not None:
         scheduler.step()
     return {
-        "loss": float(out.total), "ctc": float(out.ctc), "att": float(out.att),
+        "loss": out.total.item(), "ctc": out.ctc.item(), "att": out.att.item(),
         "accuracy": out.accuracy, "grad_norm": grad_norm, "lr": lr,
     }
 
