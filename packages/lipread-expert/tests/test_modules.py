@@ -117,3 +117,21 @@ def test_audiovisual_gradients_reach_video_and_audio() -> None:
     out.weighted(0.1, 0.9).backward()
     assert float(video.grad.abs().sum()) > 0 and float(audio.grad.abs().sum()) > 0
     assert torch.isfinite(video.grad).all() and torch.isfinite(audio.grad).all()
+
+
+def test_guidance_path_from_renders_at_30_fps() -> None:
+    """AV expert on [0, 1] renders at 30 fps: converted in the graph, gradients reach the renders."""
+    torch.manual_seed(0)
+    model = LipReader.from_preset("nano", "audiovisual", 6).train()
+    renders = torch.rand(2, 12, 1, 88, 88, requires_grad=True)  # 0.4 s at 30 fps
+    audio = torch.randn(2, 6400)  # 0.4 s at 16 kHz
+    out = model(
+        torch.tensor([[1, 2], [3, -1]]), renders, audio, video_lengths=torch.tensor([12, 9]),
+        audio_lengths=torch.tensor([6400, 4800]), fps=30.0, convert=True, pixel_range="unit",
+    )
+    out.weighted(0.1, 0.9).backward()
+    assert renders.grad is not None and torch.isfinite(renders.grad).all()
+    assert float(renders.grad.abs().sum()) > 0
+    # 12 frames at 30 fps → floor(11·25/30) + 1 = 10 frames at 25 fps = 6400 samples of audio.
+    enc = model.encode(renders.detach(), audio, fps=30.0, convert=True, pixel_range="unit")
+    assert enc.features.shape[1] == 10

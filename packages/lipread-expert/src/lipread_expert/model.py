@@ -184,6 +184,8 @@ class LipReader(nn.Module):
                             "convert=True to pad/trim the audio"
                         )
                     audio = F.pad(audio, (0, max(0, want - audio.size(1))))[:, :want]
+                    if audio_lengths is not None:
+                        audio_lengths = torch.as_tensor(audio_lengths).clamp(max=want)
                 if audio_lengths is None:
                     audio_lengths = video_lengths * spf
             audio_lengths = self._lengths(
