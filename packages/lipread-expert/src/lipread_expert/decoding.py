@@ -20,11 +20,13 @@ allowed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from . import ctc_prefix
 from .model import EncoderOutput, LipReader
+from .tokenizers import Tokenizer
 
 
 @dataclass
@@ -170,7 +172,7 @@ def _search_one(
     return ended[:nbest]
 
 
-def decode_texts(hyps: list[list[int]] | list[list[Hypothesis]], tokenizer) -> list[str]:
+def decode_texts(hyps: list[list[int]] | list[list[Hypothesis]], tokenizer: Tokenizer) -> list[str]:
     """Token ids (or n-best lists, first entry used) → text through ``tokenizer.decode``."""
     out = []
     for h in hyps:
@@ -186,7 +188,7 @@ def decode_texts(hyps: list[list[int]] | list[list[Hypothesis]], tokenizer) -> l
 @torch.no_grad()
 def transcribe(
     model: LipReader,
-    tokenizer,
+    tokenizer: Tokenizer,
     video: torch.Tensor | None = None,
     audio: torch.Tensor | None = None,
     video_lengths: torch.Tensor | None = None,
@@ -194,7 +196,7 @@ def transcribe(
     method: str = "greedy",
     beam_size: int | None = None,
     ctc_weight: float | None = None,
-    **encode_kwargs,
+    **encode_kwargs: Any,
 ) -> list[str]:
     """Encode a batch in eval mode and decode it to text (``method`` "greedy" or "beam")."""
     if method not in ("greedy", "beam"):

@@ -42,6 +42,8 @@ class Tokenizer(Protocol):
 
     def decode(self, ids: Iterable[int]) -> str: ...
 
+    def batch_encode(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]: ...
+
 
 def _normalise_spaces(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
