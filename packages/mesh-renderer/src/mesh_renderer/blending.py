@@ -138,8 +138,11 @@ def contour_coverage(
     contour_d2 = torch.where(is_contour, e, torch.full_like(e, big)).amin(-1)
     nearest_is_contour = is_contour.gather(1, e.argmin(-1, keepdim=True)).squeeze(1)
     p_inside = torch.sigmoid(contour_d2.clamp_max(80.0 * sigma) / sigma)
-    p_outside = torch.where(nearest_is_contour, torch.sigmoid(-contour_d2.clamp_max(80.0 * sigma) / sigma),
-                            torch.zeros_like(contour_d2))
+    p_outside = torch.where(
+        nearest_is_contour,
+        torch.sigmoid(-contour_d2.clamp_max(80.0 * sigma) / sigma),
+        torch.zeros_like(contour_d2),
+    )
     p = torch.where(inside, p_inside, p_outside)
     return screen.new_zeros(n * h * w * k).index_put((idx,), p).view(n, h, w, k)
 

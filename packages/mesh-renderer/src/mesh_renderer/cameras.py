@@ -25,7 +25,9 @@ def _size2(image_size: int | tuple[int, int]) -> tuple[int, int]:
     return h, w
 
 
-def ndc_to_pixels(x: torch.Tensor, y: torch.Tensor, image_size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+def ndc_to_pixels(
+    x: torch.Tensor, y: torch.Tensor, image_size: tuple[int, int]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Map NDC ``(X right, Y up)`` to pixel coordinates ``(x right, y down)`` of an ``(H, W)`` image."""
     h, w = image_size
     half = min(h, w) / 2.0

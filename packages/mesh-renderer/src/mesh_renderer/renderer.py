@@ -43,12 +43,16 @@ class MeshRenderer:
     Output: ``(..., H, W, 4)`` with the leading shape of ``vertices`` minus the vertex axes.
     """
 
-    def __init__(self, camera: Camera, rasterizer: Rasterizer | None = None, shader: Shader | None = None) -> None:
+    def __init__(
+        self, camera: Camera, rasterizer: Rasterizer | None = None, shader: Shader | None = None
+    ) -> None:
         from .shaders import LambertShader
 
         self.camera = camera
-        self.rasterizer = rasterizer if rasterizer is not None else TorchRasterizer(
-            RasterSettings(image_size=camera.image_size)
+        self.rasterizer = (
+            rasterizer
+            if rasterizer is not None
+            else TorchRasterizer(RasterSettings(image_size=camera.image_size))
         )
         self.shader = shader if shader is not None else LambertShader()
 
@@ -62,8 +66,12 @@ class MeshRenderer:
         if offsets is not None:
             offsets = torch.as_tensor(offsets, device=vertices.device)
             if offsets.shape != (vertices.shape[0], 2):
-                raise ValueError(f"offsets must have shape ({vertices.shape[0]}, 2), got {tuple(offsets.shape)}")
-            shift = torch.stack([offsets[:, 1], offsets[:, 0]], dim=-1).to(screen.dtype)  # (col, row) = (x, y)
+                raise ValueError(
+                    f"offsets must have shape ({vertices.shape[0]}, 2), got {tuple(offsets.shape)}"
+                )
+            shift = torch.stack([offsets[:, 1], offsets[:, 0]], dim=-1).to(
+                screen.dtype
+            )  # (col, row) = (x, y)
             screen = torch.cat([screen[..., :2] - shift.unsqueeze(1), screen[..., 2:]], dim=-1)
         settings = self.rasterizer.settings
         fragments = self.rasterizer(screen, faces, perspective=self.camera.is_perspective)
@@ -81,7 +89,9 @@ class MeshRenderer:
         self, vertices: torch.Tensor, faces: torch.Tensor, offsets: torch.Tensor | None = None
     ) -> torch.Tensor:
         if vertices.ndim < 3 or vertices.shape[-1] != 3:
-            raise ValueError(f"vertices must have shape (N, V, 3) or (B, T, V, 3), got {tuple(vertices.shape)}")
+            raise ValueError(
+                f"vertices must have shape (N, V, 3) or (B, T, V, 3), got {tuple(vertices.shape)}"
+            )
         lead = vertices.shape[:-2]
         flat = vertices.reshape(-1, *vertices.shape[-2:])
         if offsets is not None:

@@ -46,7 +46,9 @@ class ShadingInputs:
     soft: bool  # True when the rasterizer was run with a blur radius
 
 
-def interpolate_vertex_attributes(fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor) -> torch.Tensor:
+def interpolate_vertex_attributes(
+    fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
+) -> torch.Tensor:
     """``(N, H, W, K, D)`` barycentric interpolation of per-vertex ``(N, V, D)`` attributes (0 where empty)."""
     n, h, w, k = fragments.pix_to_face.shape
     v = attrs.shape[1]
@@ -71,8 +73,11 @@ def _coverage(fragments: Fragments, inputs: ShadingInputs, blend: BlendParams) -
 
 def _view_dirs(points: torch.Tensor, camera: Camera) -> torch.Tensor:
     if camera.is_perspective:
-        eye = torch.tensor([camera.center[0], camera.center[1], camera.distance],  # type: ignore[attr-defined]
-                           dtype=points.dtype, device=points.device)
+        eye = torch.tensor(
+            [camera.center[0], camera.center[1], camera.distance],  # type: ignore[attr-defined]
+            dtype=points.dtype,
+            device=points.device,
+        )
         return torch.nn.functional.normalize(eye - points, dim=-1, eps=1e-12)
     return torch.tensor([0.0, 0.0, 1.0], dtype=points.dtype, device=points.device).expand_as(points)
 
@@ -155,6 +160,8 @@ class DepthShader:
 
     def __call__(self, fragments: Fragments, inputs: ShadingInputs) -> torch.Tensor:
         covered = fragments.mask[..., 0] & (fragments.dists[..., 0] <= 0)
-        z = torch.where(covered, fragments.zbuf[..., 0], torch.full_like(fragments.zbuf[..., 0], self.background))
+        z = torch.where(
+            covered, fragments.zbuf[..., 0], torch.full_like(fragments.zbuf[..., 0], self.background)
+        )
         a = covered.to(z.dtype)
         return torch.stack([z, z, z, a], dim=-1)

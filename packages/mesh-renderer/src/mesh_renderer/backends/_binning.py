@@ -1,10 +1,17 @@
 """Candidate search of the PyTorch rasterizer: which (pixel, triangle) pairs can matter.
 
-Runs without autograd. Each triangle enumerates only the pixels of its bounding box grown by the blur
-radius and clipped to the window (triangles outside the window enumerate nothing), every pair is tested
-against the triangle (inside, or within the blur radius), and each pixel keeps its ``K`` nearest
-candidates. The nearest-first selection packs (depth, face) into one int64 key per pair and takes
-``K`` successive per-pixel minima with ``scatter_reduce``, so no sort is needed.
+Runs without autograd, in two passes that only enumerate pixels inside each triangle's bounding box
+(clipped to the window, so triangles outside the window cost nothing):
+
+1. *coverage*: every triangle against the pixel centres of its bounding box; pairs whose centre lies
+   inside the triangle are kept;
+2. *soft band* (only with a blur radius): the bounding box grown by the radius, for the triangles that
+   have a contour edge in this frame (mesh boundary or occluding contour; with ``contour=None`` every
+   triangle, which is pytorch3d's rule); pairs within the radius whose nearest edge is a contour edge
+   are kept. Interior edges need no band: the neighbouring triangle covers those pixels.
+
+Each pixel then keeps its ``K`` nearest candidates. The selection packs (depth, face) into one int64 key
+per pair and takes ``K`` successive per-pixel minima with ``scatter_reduce`` (no sort).
 """
 
 from __future__ import annotations
@@ -28,6 +35,37 @@ def _segment_dist2(px: torch.Tensor, py: torch.Tensor, ax, ay, bx, by) -> torch.
     return dx * dx + dy * dy
 
 
+def _enumerate_pairs(
+    xs: torch.Tensor, ys: torch.Tensor, live: torch.Tensor, r: float, h: int, w: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(packed face, row, col) for every pixel centre in the grown, clipped bounding box of ``live`` faces.
+
+    ``xs``/``ys`` are ``(N*F, 3)`` corner coordinates; ``live`` a bool ``(N*F,)`` mask.
+    """
+    ids = torch.nonzero(live, as_tuple=True)[0]
+    x, y = xs[ids], ys[ids]
+    j0 = torch.ceil(x.amin(-1) - r - 0.5).clamp_min(0)
+    j1 = torch.floor(x.amax(-1) + r - 0.5).clamp_max(w - 1)
+    i0 = torch.ceil(y.amin(-1) - r - 0.5).clamp_min(0)
+    i1 = torch.floor(y.amax(-1) + r - 0.5).clamp_max(h - 1)
+    nx = (j1 - j0 + 1).clamp_min(0).long()
+    ny = (i1 - i0 + 1).clamp_min(0).long()
+    cnt = nx * ny
+    nz = cnt > 0
+    ids, cnt, nx, j0, i0 = ids[nz], cnt[nz], nx[nz], j0[nz].long(), i0[nz].long()
+    total = int(cnt.sum()) if cnt.numel() else 0
+    if total == 0:
+        empty = torch.empty(0, dtype=torch.int64, device=xs.device)
+        return empty, empty, empty
+    owner = torch.repeat_interleave(torch.arange(ids.numel(), device=xs.device), cnt, output_size=total)
+    start = torch.cumsum(cnt, 0) - cnt
+    local = torch.arange(total, device=xs.device) - start[owner]
+    nxo = nx[owner]
+    row = torch.div(local, nxo, rounding_mode="floor")
+    col = local - row * nxo
+    return ids[owner], i0[owner] + row, j0[owner] + col
+
+
 @torch.no_grad()
 def find_candidates(
     screen: torch.Tensor,
@@ -40,88 +78,75 @@ def find_candidates(
 ) -> torch.Tensor:
     """``(N, H, W, K)`` packed face indices (``-1`` empty), nearest first.
 
-    ``screen`` is ``(N, V, 3)``: window pixel coordinates and depth. ``faces`` is ``(F, 3)``. When
-    ``contour`` (``(N, F, 3)`` bool per edge) is given, a pixel outside a triangle is a candidate only if the
-    triangle edge nearest to it is a contour edge (pixels near interior edges belong to the neighbour).
+    ``screen`` is ``(N, V, 3)``: window pixel coordinates and depth. ``faces`` is ``(F, 3)``. ``contour``
+    (``(N, F, 3)`` bool per edge, edge ``e`` joining corners ``e`` and ``e + 1``) restricts the soft band to
+    contour edges; ``None`` applies the band to every edge.
     """
-    n, _, _ = screen.shape
+    n = screen.shape[0]
     f = faces.shape[0]
     h, w = image_size
     device = screen.device
-    tri = screen.detach().float()[:, faces]  # (N, F, 3, 3)
-    x0, y0, z0 = tri[..., 0, 0], tri[..., 0, 1], tri[..., 0, 2]
-    x1, y1, z1 = tri[..., 1, 0], tri[..., 1, 1], tri[..., 1, 2]
-    x2, y2, z2 = tri[..., 2, 0], tri[..., 2, 1], tri[..., 2, 2]
-    area2 = (x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)  # twice the signed area (y down)
-    valid = (area2.abs() > 1e-10) & (z0 > 0) & (z1 > 0) & (z2 > 0)
+    tri = screen.detach().float()[:, faces].reshape(n * f, 3, 3)
+    xs, ys, zs = tri[..., 0], tri[..., 1], tri[..., 2]
+    area2 = (xs[:, 1] - xs[:, 0]) * (ys[:, 2] - ys[:, 0]) - (xs[:, 2] - xs[:, 0]) * (ys[:, 1] - ys[:, 0])
+    valid = (area2.abs() > 1e-10) & (zs > 0).all(-1)
     if cull_backfaces:
         # counter-clockwise for a viewer with y up is clockwise with y down: negative area2
         valid &= area2 < 0
-    r = blur_pixels
-    xs = tri[..., 0]
-    ys = tri[..., 1]
-    j0 = torch.ceil(xs.amin(-1) - r - 0.5).clamp_min(0)
-    j1 = torch.floor(xs.amax(-1) + r - 0.5).clamp_max(w - 1)
-    i0 = torch.ceil(ys.amin(-1) - r - 0.5).clamp_min(0)
-    i1 = torch.floor(ys.amax(-1) + r - 0.5).clamp_max(h - 1)
-    nx = (j1 - j0 + 1).clamp_min(0)
-    ny = (i1 - i0 + 1).clamp_min(0)
-    count = torch.where(valid, nx * ny, torch.zeros_like(nx)).reshape(-1).long()
-    live = torch.nonzero(count, as_tuple=True)[0]  # packed face ids with at least one pixel
-    out = torch.full((n * h * w, faces_per_pixel), -1, dtype=torch.int64, device=device)
-    if live.numel() == 0:
-        return out.view(n, h, w, faces_per_pixel)
-    cnt = count[live]
-    total = int(cnt.sum())
-    pair_face = torch.repeat_interleave(live, cnt, output_size=total)
-    start = torch.cumsum(cnt, 0) - cnt
-    local = torch.arange(total, device=device) - torch.repeat_interleave(start, cnt, output_size=total)
-    nxf = nx.reshape(-1)[pair_face].long()
-    jj = j0.reshape(-1)[pair_face].long() + local % nxf
-    ii = i0.reshape(-1)[pair_face].long() + torch.div(local, nxf, rounding_mode="floor")
-    px = jj.float() + 0.5
-    py = ii.float() + 0.5
+    r = float(blur_pixels)
 
-    flat = tri.reshape(n * f, 9)[pair_face]  # (P, 9)
-    ax, ay, az, bx, by, bz, cx, cy, cz = flat.unbind(-1)
-    a2 = area2.reshape(-1)[pair_face]
-    # edge functions, positive inside whatever the winding
-    e0 = ((cx - bx) * (py - by) - (cy - by) * (px - bx)) / a2
-    e1 = ((ax - cx) * (py - cy) - (ay - cy) * (px - cx)) / a2
-    e2 = 1.0 - e0 - e1
-    inside = (e0 >= 0) & (e1 >= 0) & (e2 >= 0)
+    def evaluate(pair_face, ii, jj, band: bool):
+        px = jj.float() + 0.5
+        py = ii.float() + 0.5
+        ax, bx, cx = xs[pair_face].unbind(-1)
+        ay, by, cy = ys[pair_face].unbind(-1)
+        a2 = area2[pair_face]
+        e0 = ((cx - bx) * (py - by) - (cy - by) * (px - bx)) / a2
+        e1 = ((ax - cx) * (py - cy) - (ay - cy) * (px - cx)) / a2
+        e2 = 1.0 - e0 - e1
+        inside = (e0 >= 0) & (e1 >= 0) & (e2 >= 0)
+        z = zs[pair_face]
+        if band:
+            d2, nearest = torch.stack(
+                [
+                    _segment_dist2(px, py, ax, ay, bx, by),
+                    _segment_dist2(px, py, bx, by, cx, cy),
+                    _segment_dist2(px, py, cx, cy, ax, ay),
+                ],
+                dim=-1,
+            ).min(-1)
+            near = d2 < r * r
+            if contour is not None:
+                near &= contour.reshape(n * f, 3)[pair_face, nearest]
+            keep = near & ~inside  # inside pairs come from the coverage pass
+            b = torch.stack([e0, e1, e2], -1).clamp(0.0, 1.0)
+            depth = (b * z).sum(-1) / b.sum(-1).clamp_min(1e-12)
+        else:
+            keep = inside
+            depth = e0 * z[:, 0] + e1 * z[:, 1] + e2 * z[:, 2]
+        sel = torch.nonzero(keep, as_tuple=True)[0]
+        face_sel = pair_face[sel]
+        batch = torch.div(face_sel, f, rounding_mode="floor")
+        pix = (batch * h + ii[sel]) * w + jj[sel]
+        key = (_ordered_float_key(depth[sel]) << 32) | face_sel
+        return pix, key
+
+    pix, key = evaluate(*_enumerate_pairs(xs, ys, valid, 0.0, h, w), band=False)
     if r > 0:
-        d2, nearest = torch.stack(
-            [
-                _segment_dist2(px, py, ax, ay, bx, by),
-                _segment_dist2(px, py, bx, by, cx, cy),
-                _segment_dist2(px, py, cx, cy, ax, ay),
-            ],
-            dim=-1,
-        ).min(-1)
-        near = d2 < r * r
-        if contour is not None:
-            near &= contour.reshape(n * f, 3)[pair_face, nearest]
-        keep = inside | near
-        b0, b1, b2 = e0.clamp(0, 1), e1.clamp(0, 1), e2.clamp(0, 1)
-        s = (b0 + b1 + b2).clamp_min(1e-12)
-        depth = (b0 * az + b1 * bz + b2 * cz) / s
-    else:
-        keep = inside
-        depth = e0 * az + e1 * bz + e2 * cz
-    sel = torch.nonzero(keep, as_tuple=True)[0]
-    batch = torch.div(pair_face[sel], f, rounding_mode="floor")
-    pix = (batch * h + ii[sel]) * w + jj[sel]
-    key = (_ordered_float_key(depth[sel]) << 32) | pair_face[sel]
-    best = torch.full((n * h * w,), _EMPTY, dtype=torch.int64, device=device)
+        band_faces = valid if contour is None else valid & contour.reshape(n * f, 3).any(-1)
+        bpix, bkey = evaluate(*_enumerate_pairs(xs, ys, band_faces, r, h, w), band=True)
+        pix, key = torch.cat([pix, bpix]), torch.cat([key, bkey])
+
+    out = torch.full((n * h * w, faces_per_pixel), -1, dtype=torch.int64, device=device)
+    best = torch.empty((n * h * w,), dtype=torch.int64, device=device)
     for k in range(faces_per_pixel):
+        if pix.numel() == 0:
+            break
         best.fill_(_EMPTY)
         best.scatter_reduce_(0, pix, key, reduce="amin", include_self=True)
         found = best != _EMPTY
         out[:, k] = torch.where(found, best & 0xFFFFFFFF, torch.full_like(best, -1))
         if k + 1 < faces_per_pixel:
             rest = key > best[pix]
-            if not bool(rest.any()):
-                break
             pix, key = pix[rest], key[rest]
     return out.view(n, h, w, faces_per_pixel)

@@ -92,7 +92,9 @@ def rasterize_screen(
         bary = bz_ / bz_.sum(-1, keepdim=True)
     if settings.blur_radius > 0:
         clipped = bary.clamp(0.0, 1.0)
-        bary = torch.where(inside.unsqueeze(-1), bary, clipped / clipped.sum(-1, keepdim=True).clamp_min(1e-12))
+        bary = torch.where(
+            inside.unsqueeze(-1), bary, clipped / clipped.sum(-1, keepdim=True).clamp_min(1e-12)
+        )
     depth = (bary * zs).sum(-1)
 
     total = n * h * w * k
