@@ -26,7 +26,8 @@ def export_meshes(
 
     Meshes are built with ``trimesh.Trimesh(..., process=False)``, so vertices are neither merged, reordered
     nor dropped: vertex ``i`` of every file is vertex ``i`` of the input (Blender and MeshLab keep that
-    order too). PLY files are binary (exact float64); OBJ files keep ``obj_digits`` decimals.
+    order too). PLY files are binary float32 (exact for float32 input); OBJ files keep ``obj_digits``
+    decimals.
     """
     import trimesh
 
