@@ -22,7 +22,9 @@ def biwi(shared_fixtures: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tenso
     import trimesh
 
     mesh = trimesh.load(shared_fixtures / "biwi" / "BIWI.ply", process=False)
-    lips = np.array([int(s) for s in (shared_fixtures / "biwi" / "lve.txt").read_text().replace(",", " ").split()])
+    lips = np.array(
+        [int(s) for s in (shared_fixtures / "biwi" / "lve.txt").read_text().replace(",", " ").split()]
+    )
     return (
         torch.tensor(np.asarray(mesh.vertices), dtype=torch.float32),
         torch.tensor(np.asarray(mesh.faces), dtype=torch.int64),

@@ -74,7 +74,16 @@ def _world_from_screen(screen, size):
 def test_depth_order_zbuf_and_barycentrics():
     # a near triangle (depth 2) over a far one (depth 4 .. 6, tilted) covering the same pixels
     screen = torch.tensor(
-        [[[0.0, 0.0, 2.0], [32.0, 0.0, 2.0], [0.0, 32.0, 2.0], [0.0, 0.0, 4.0], [32.0, 0.0, 6.0], [0.0, 32.0, 4.0]]]
+        [
+            [
+                [0.0, 0.0, 2.0],
+                [32.0, 0.0, 2.0],
+                [0.0, 32.0, 2.0],
+                [0.0, 0.0, 4.0],
+                [32.0, 0.0, 6.0],
+                [0.0, 32.0, 4.0],
+            ]
+        ]
     )
     faces = torch.tensor([[3, 4, 5], [0, 1, 2]])
     frags = rasterize_screen(screen, faces, RasterSettings(image_size=(32, 32), faces_per_pixel=2))
@@ -96,7 +105,9 @@ def test_depth_order_zbuf_and_barycentrics():
 def test_dists_signed_squared_ndc():
     screen, faces = _tri_screen([(4.0, 10.0), (60.0, 10.0), (32.0, 60.0)])
     blur = blur_radius_for_pixels(2.0, 64)
-    frags = rasterize_screen(screen, faces, RasterSettings(image_size=(64, 64), blur_radius=blur, faces_per_pixel=1))
+    frags = rasterize_screen(
+        screen, faces, RasterSettings(image_size=(64, 64), blur_radius=blur, faces_per_pixel=1)
+    )
     ndc = 32.0  # pixels per NDC unit
     # pixel (row 9, col 32): centre (32.5, 9.5), 0.5 px outside the top edge y = 10
     assert frags.dists[0, 9, 32, 0].item() == pytest.approx((0.5 / ndc) ** 2, rel=1e-4)
@@ -119,7 +130,9 @@ def test_cull_backfaces():
     ccw_for_viewer = [(2.0, 2.0), (2.0, 30.0), (30.0, 2.0)]  # y down: counter-clockwise seen with y up
     screen, faces = _tri_screen(ccw_for_viewer)
     kept = rasterize_screen(screen, faces, RasterSettings(image_size=(32, 32), cull_backfaces=True))
-    culled = rasterize_screen(screen, faces.flip(-1), RasterSettings(image_size=(32, 32), cull_backfaces=True))
+    culled = rasterize_screen(
+        screen, faces.flip(-1), RasterSettings(image_size=(32, 32), cull_backfaces=True)
+    )
     assert (kept.pix_to_face >= 0).sum() > 100
     assert (culled.pix_to_face >= 0).sum() == 0
 

@@ -5,8 +5,9 @@ Coverage of candidate ``k`` (SoftRas, Liu et al. 2019, "Soft Rasterizer", eq. 1)
 *contour* edges in NDC units and ``sign`` = -1 inside, +1 outside. Only contour edges count: edges on the
 mesh boundary (the mouth opening, the outline of a cropped region) and edges whose two faces face opposite
 ways on screen (occluding contours). Edges shared by two faces of the same visible surface give no
-partial coverage, so tiny triangles do not produce dark seams; a pixel outside a triangle whose nearest
-edge is interior is left to the neighbouring triangle (``p_k = 0``).
+partial coverage, so tiny triangles do not produce dark seams (a triangle without contour edges covers its
+interior with ``p = 1`` and nothing outside). The coverage is continuous in the vertex positions except
+where a candidate enters the blur band (a jump of ``sigmoid(-r^2 / sigma)``, 1e-4 with the defaults).
 
 Compositing (the "over" operator, nearest first):
 ``C = sum_k p_k prod_{j<k} (1 - p_j) c_k + prod_k (1 - p_k) c_bg`` and ``alpha = 1 - prod_k (1 - p_k)``.
@@ -136,13 +137,9 @@ def contour_coverage(
     inside = fragments.dists.reshape(-1)[idx] <= 0
     big = torch.finfo(screen.dtype).max / 4
     contour_d2 = torch.where(is_contour, e, torch.full_like(e, big)).amin(-1)
-    nearest_is_contour = is_contour.gather(1, e.argmin(-1, keepdim=True)).squeeze(1)
-    p_inside = torch.sigmoid(contour_d2.clamp_max(80.0 * sigma) / sigma)
-    p_outside = torch.where(
-        nearest_is_contour,
-        torch.sigmoid(-contour_d2.clamp_max(80.0 * sigma) / sigma),
-        torch.zeros_like(contour_d2),
-    )
+    d_c = contour_d2.clamp_max(80.0 * sigma) / sigma
+    p_inside = torch.sigmoid(d_c)
+    p_outside = torch.sigmoid(-d_c)
     p = torch.where(inside, p_inside, p_outside)
     return screen.new_zeros(n * h * w * k).index_put((idx,), p).view(n, h, w, k)
 

@@ -7,8 +7,7 @@ Runs without autograd, in two passes that only enumerate pixels inside each tria
    inside the triangle are kept;
 2. *soft band* (only with a blur radius): the bounding box grown by the radius, for the triangles that
    have a contour edge in this frame (mesh boundary or occluding contour; with ``contour=None`` every
-   triangle, which is pytorch3d's rule); pairs within the radius whose nearest edge is a contour edge
-   are kept. Interior edges need no band: the neighbouring triangle covers those pixels.
+   triangle, which is pytorch3d's rule); pairs within the radius of a contour edge are kept. Interior edges need no band: the neighbouring triangle covers those pixels.
 
 Each pixel then keeps its ``K`` nearest candidates. The selection packs (depth, face) into one int64 key
 per pair and takes ``K`` successive per-pixel minima with ``scatter_reduce`` (no sort).
@@ -80,7 +79,7 @@ def find_candidates(
 
     ``screen`` is ``(N, V, 3)``: window pixel coordinates and depth. ``faces`` is ``(F, 3)``. ``contour``
     (``(N, F, 3)`` bool per edge, edge ``e`` joining corners ``e`` and ``e + 1``) restricts the soft band to
-    contour edges; ``None`` applies the band to every edge.
+    the distance from contour edges; ``None`` measures it from every edge.
     """
     n = screen.shape[0]
     f = faces.shape[0]
@@ -107,17 +106,17 @@ def find_candidates(
         inside = (e0 >= 0) & (e1 >= 0) & (e2 >= 0)
         z = zs[pair_face]
         if band:
-            d2, nearest = torch.stack(
+            d2 = torch.stack(
                 [
                     _segment_dist2(px, py, ax, ay, bx, by),
                     _segment_dist2(px, py, bx, by, cx, cy),
                     _segment_dist2(px, py, cx, cy, ax, ay),
                 ],
                 dim=-1,
-            ).min(-1)
-            near = d2 < r * r
+            )
             if contour is not None:
-                near &= contour.reshape(n * f, 3)[pair_face, nearest]
+                d2 = torch.where(contour.reshape(n * f, 3)[pair_face], d2, torch.full_like(d2, float("inf")))
+            near = d2.amin(-1) < r * r
             keep = near & ~inside  # inside pairs come from the coverage pass
             b = torch.stack([e0, e1, e2], -1).clamp(0.0, 1.0)
             depth = (b * z).sum(-1) / b.sum(-1).clamp_min(1e-12)
