@@ -28,7 +28,9 @@ def _u8(x: torch.Tensor):
 
 def _soft(size):
     blur = blur_radius_for_pixels(1.0, size)
-    return RasterSettings(image_size=size, blur_radius=blur, faces_per_pixel=4), BlendParams(sigma=blur / 9.21)
+    return RasterSettings(image_size=size, blur_radius=blur, faces_per_pixel=4), BlendParams(
+        sigma=blur / 9.21
+    )
 
 
 def test_golden_biwi_lambert(biwi, golden):
@@ -55,7 +57,9 @@ def test_golden_biwi_phong_perspective(biwi, golden):
 def test_golden_biwi_depth(biwi, golden):
     verts, faces, _ = biwi
     cam = OrthographicCamera.preset("biwi", image_size=128)
-    img = MeshRenderer(cam, TorchRasterizer(RasterSettings(128)), DepthShader(background=0.0))(verts[None], faces)[0]
+    img = MeshRenderer(cam, TorchRasterizer(RasterSettings(128)), DepthShader(background=0.0))(
+        verts[None], faces
+    )[0]
     z = img[..., 0]
     covered = img[..., 3] > 0
     # depth = 10 - s z with s = 1.6 and z in [-0.241, 0.226] (BIWI.ply extent)
