@@ -2,7 +2,6 @@
 
 import pytest
 import torch
-
 from mesh_renderer import (
     MeshRenderer,
     OrthographicCamera,

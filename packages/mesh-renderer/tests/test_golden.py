@@ -5,7 +5,6 @@
 
 import pytest
 import torch
-
 from mesh_renderer import (
     BlendParams,
     DepthShader,

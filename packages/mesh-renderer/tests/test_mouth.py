@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-
 from mesh_renderer import (
     FIXED_CROPS,
     MouthCrop,

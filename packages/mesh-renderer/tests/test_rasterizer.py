@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from mesh_renderer import (
     MeshRenderer,
     OrthographicCamera,
@@ -145,7 +144,7 @@ def test_edge_neighbours_of_a_quad():
 
 
 def test_bad_inputs_are_reported():
-    screen, faces = _tri_screen([(1.0, 1.0), (30.0, 1.0), (1.0, 30.0)])
+    screen, _faces = _tri_screen([(1.0, 1.0), (30.0, 1.0), (1.0, 30.0)])
     with pytest.raises(ValueError, match="faces index vertices outside"):
         rasterize_screen(screen, torch.tensor([[0, 1, 7]]), RasterSettings(image_size=32))
     with pytest.raises(ValueError, match=r"\(F, 3\)"):

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 import trimesh
-
 from mesh_renderer import OrthographicCamera, export_meshes, lip_sheets, render_video, write_video
 
 
@@ -87,7 +86,7 @@ def test_prediction_only_video_from_a_wav_file(tmp_path, shared_fixtures):
 
 
 def test_video_errors(tmp_path):
-    pred, gt, f = _sequence(3)
+    pred, _gt, f = _sequence(3)
     with pytest.raises(ValueError, match="needs gt"):
         render_video(pred, f, tmp_path / "a.mp4", fps=25.0)
     with pytest.raises(FileNotFoundError, match="audio file not found"):

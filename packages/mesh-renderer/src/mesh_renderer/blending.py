@@ -30,6 +30,8 @@ __all__ = [
     "contour_edges",
     "edge_neighbours",
     "hard_coverage",
+    "packed_composite",
+    "packed_contour_coverage",
 ]
 
 
@@ -105,6 +107,38 @@ def hard_coverage(fragments: Fragments) -> torch.Tensor:
     return (fragments.mask & (fragments.dists <= 0)).to(fragments.dists.dtype)
 
 
+def packed_contour_coverage(
+    fragments: Fragments,
+    screen: torch.Tensor,
+    faces: torch.Tensor,
+    sigma: float,
+    pixels_per_ndc: float,
+) -> torch.Tensor:
+    """``(M,)`` soft coverage of the non-empty candidates (order of ``fragments.packed_entries``)."""
+    n, h, w, k = fragments.pix_to_face.shape
+    v = screen.shape[1]
+    faces = faces.to(device=screen.device, dtype=torch.int64)
+    f = faces.shape[0]
+    packed = fragments.packed_entries(faces, v)
+    is_contour = packed.contour
+    if is_contour is None:
+        flat = fragments.pix_to_face.reshape(-1)[packed.index]
+        is_contour = contour_edges(screen, faces).reshape(n * f, 3)[flat]
+    idx = packed.index
+    tri = screen.reshape(n * v, 3)[packed.vertex_rows]  # (M, 3, 3)
+    pixel = torch.div(idx, k, rounding_mode="floor")
+    col = (pixel % w).to(screen.dtype) + 0.5
+    row = (torch.div(pixel, w, rounding_mode="floor") % h).to(screen.dtype) + 0.5
+    xs, ys = tri[..., 0], tri[..., 1]
+    e = torch.stack(
+        [_seg_dist2(col, row, xs[:, i], ys[:, i], xs[:, (i + 1) % 3], ys[:, (i + 1) % 3]) for i in range(3)],
+        dim=-1,
+    ) * (1.0 / (pixels_per_ndc**2 * sigma))  # (M, 3) squared edge distances over sigma
+    d_c = torch.where(is_contour, e, torch.full_like(e, 80.0)).amin(-1).clamp_max(80.0)
+    inside = packed.dists <= 0
+    return torch.sigmoid(torch.where(inside, d_c, -d_c))
+
+
 def contour_coverage(
     fragments: Fragments,
     screen: torch.Tensor,
@@ -114,34 +148,29 @@ def contour_coverage(
 ) -> torch.Tensor:
     """``(N, H, W, K)`` soft coverage ``p_k`` of each candidate (module docstring), differentiable."""
     n, h, w, k = fragments.pix_to_face.shape
-    v = screen.shape[1]
-    faces = faces.to(device=screen.device, dtype=torch.int64)
-    f = faces.shape[0]
-    contour = contour_edges(screen, faces)  # (N, F, 3)
-
-    flat = fragments.pix_to_face.reshape(-1)
-    idx = torch.nonzero(flat >= 0, as_tuple=True)[0]
-    packed = flat[idx]
-    batch = torch.div(packed, f, rounding_mode="floor")
-    face = packed - batch * f
-    tri = screen.reshape(n * v, 3)[faces[face] + (batch * v).unsqueeze(-1)]  # (M, 3, 3)
-    is_contour = contour.reshape(n * f, 3)[packed]  # (M, 3)
-    pixel = torch.div(idx, k, rounding_mode="floor")
-    col = (pixel % w).to(screen.dtype) + 0.5
-    row = (torch.div(pixel, w, rounding_mode="floor") % h).to(screen.dtype) + 0.5
-    xs, ys = tri[..., 0], tri[..., 1]
-    e = torch.stack(
-        [_seg_dist2(col, row, xs[:, i], ys[:, i], xs[:, (i + 1) % 3], ys[:, (i + 1) % 3]) for i in range(3)],
-        dim=-1,
-    ) / (pixels_per_ndc**2)  # (M, 3) squared distances to the three edges, NDC units
-    inside = fragments.dists.reshape(-1)[idx] <= 0
-    big = torch.finfo(screen.dtype).max / 4
-    contour_d2 = torch.where(is_contour, e, torch.full_like(e, big)).amin(-1)
-    d_c = contour_d2.clamp_max(80.0 * sigma) / sigma
-    p_inside = torch.sigmoid(d_c)
-    p_outside = torch.sigmoid(-d_c)
-    p = torch.where(inside, p_inside, p_outside)
+    p = packed_contour_coverage(fragments, screen, faces, sigma, pixels_per_ndc)
+    idx = fragments.packed_entries(faces, screen.shape[1]).index
     return screen.new_zeros(n * h * w * k).index_put((idx,), p).view(n, h, w, k)
+
+
+def packed_composite(
+    colors: torch.Tensor,
+    coverage: torch.Tensor,
+    index: torch.Tensor,
+    shape: tuple[int, int, int, int],
+    background: tuple[float, ...] | torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`composite` for ``(M, C)`` colours and ``(M,)`` coverage of the entries at ``index``."""
+    n, h, w, k = shape
+    dense = coverage.new_zeros(n * h * w * k).index_put((index,), coverage).view(n * h * w, k)
+    one_minus = 1.0 - dense
+    transmit = torch.cumprod(torch.cat([torch.ones_like(one_minus[:, :1]), one_minus], dim=-1), dim=-1)
+    weights = (dense * transmit[:, :-1]).reshape(-1)[index]  # (M,)
+    rest = transmit[:, -1]  # (N*H*W,)
+    bg = torch.as_tensor(background, dtype=colors.dtype, device=colors.device)
+    pixel = torch.div(index, k, rounding_mode="floor")
+    rgb = (rest.unsqueeze(-1) * bg).index_add(0, pixel, weights.unsqueeze(-1) * colors)
+    return rgb.view(n, h, w, -1), (1.0 - rest).view(n, h, w)
 
 
 def composite(

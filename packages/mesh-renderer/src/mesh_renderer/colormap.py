@@ -47,7 +47,7 @@ def colorbar_image(height: int, vmin: float, vmax: float, label: str = "", width
     pil = Image.fromarray(img)
     draw = ImageDraw.Draw(pil)
     for frac in (1.0, 0.5, 0.0):
-        y = margin + int(round((1.0 - frac) * (span - 1)))
+        y = margin + round((1.0 - frac) * (span - 1))
         value = vmin + frac * (vmax - vmin)
         draw.line([(4 + bar_w, y), (4 + bar_w + 3, y)], fill=(255, 255, 255))
         draw.text((4 + bar_w + 5, max(0, y - 5)), f"{value:.3g}", fill=(255, 255, 255))

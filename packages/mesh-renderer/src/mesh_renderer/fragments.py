@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["Fragments", "RasterSettings", "blur_radius_for_pixels"]
+__all__ = ["Fragments", "PackedFragments", "RasterSettings", "blur_radius_for_pixels"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,23 @@ def blur_radius_for_pixels(pixels: float, image_size: int | tuple[int, int]) -> 
 
 
 @dataclass
+class PackedFragments:
+    """The ``M`` non-empty candidates of a :class:`Fragments`, as flat arrays (what shaders work on).
+
+    ``index`` ``(M,)``: position in the flattened ``(N, H, W, K)`` grid; ``vertex_rows`` ``(M, 3)``: rows of
+    the triangle's corners in the flattened ``(N * V, ...)`` vertex table; ``bary_coords`` ``(M, 3)`` and
+    ``dists`` ``(M,)`` as in :class:`Fragments` (differentiable); ``contour`` ``(M, 3)`` bool, optional:
+    which triangle edges are contour edges (edge ``e`` joins corners ``e`` and ``e + 1``).
+    """
+
+    index: torch.Tensor
+    vertex_rows: torch.Tensor
+    bary_coords: torch.Tensor
+    dists: torch.Tensor
+    contour: torch.Tensor | None = None
+
+
+@dataclass
 class Fragments:
     """Per-pixel candidates, nearest first (``N`` images of ``H x W`` pixels, ``K`` per pixel).
 
@@ -84,6 +101,25 @@ class Fragments:
     zbuf: torch.Tensor
     bary_coords: torch.Tensor
     dists: torch.Tensor
+    packed: PackedFragments | None = None
+
+    def packed_entries(self, faces: torch.Tensor, num_vertices: int) -> PackedFragments:
+        """The non-empty candidates as :class:`PackedFragments` (cached by the PyTorch backend)."""
+        if self.packed is None:
+            flat = self.pix_to_face.reshape(-1)
+            index = torch.nonzero(flat >= 0, as_tuple=True)[0]
+            face_packed = flat[index]
+            f = faces.shape[0]
+            batch = torch.div(face_packed, f, rounding_mode="floor")
+            faces = faces.to(device=flat.device, dtype=torch.int64)
+            rows = faces[face_packed - batch * f] + (batch * num_vertices).unsqueeze(-1)
+            self.packed = PackedFragments(
+                index=index,
+                vertex_rows=rows,
+                bary_coords=self.bary_coords.reshape(-1, 3)[index],
+                dists=self.dists.reshape(-1)[index],
+            )
+        return self.packed
 
     @property
     def mask(self) -> torch.Tensor:

@@ -100,7 +100,7 @@ def mouth_window_offsets(centres: torch.Tensor, crop: MouthCrop = MouthCrop()) -
     The ``crop_size`` box starts at ``round(centre - crop_size / 2)``; its centre ``out_size`` crop starts
     ``(crop_size - out_size) // 2`` further in (torchvision's ``CenterCrop`` rounding).
     """
-    inset = int(round((crop.crop_size - crop.out_size) / 2.0))
+    inset = round((crop.crop_size - crop.out_size) / 2.0)
     box = torch.round(centres - crop.crop_size / 2.0).long()
     return torch.stack([box[..., 1], box[..., 0]], dim=-1) + inset
 

@@ -22,7 +22,7 @@ def resampled_length(num_in: int, fps_in: float, fps_out: float) -> int:
         raise ValueError(f"need at least one input frame, got {num_in}")
     if fps_in <= 0 or fps_out <= 0:
         raise ValueError(f"fps must be positive, got fps_in={fps_in}, fps_out={fps_out}")
-    return int(math.floor((num_in - 1) * fps_out / fps_in + 1e-9)) + 1
+    return math.floor((num_in - 1) * fps_out / fps_in + 1e-9) + 1
 
 
 def resample_matrix(

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .blending import BlendParams, composite, contour_coverage, hard_coverage
+from .blending import BlendParams, packed_composite, packed_contour_coverage
 from .cameras import Camera
-from .fragments import Fragments
+from .fragments import Fragments, PackedFragments
 from .lights import DirectionalLights
 from .normals import vertex_normals
 
@@ -31,6 +31,7 @@ __all__ = [
     "ShadingInputs",
     "SoftSilhouetteShader",
     "interpolate_vertex_attributes",
+    "packed_interpolate",
 ]
 
 
@@ -51,24 +52,23 @@ def interpolate_vertex_attributes(
 ) -> torch.Tensor:
     """``(N, H, W, K, D)`` barycentric interpolation of per-vertex ``(N, V, D)`` attributes (0 where empty)."""
     n, h, w, k = fragments.pix_to_face.shape
-    v = attrs.shape[1]
-    faces = faces.to(device=attrs.device, dtype=torch.int64)
-    f = faces.shape[0]
-    flat = fragments.pix_to_face.reshape(-1)
-    idx = torch.nonzero(flat >= 0, as_tuple=True)[0]
-    packed = flat[idx]
-    batch = torch.div(packed, f, rounding_mode="floor")
-    vid = faces[packed - batch * f] + (batch * v).unsqueeze(-1)  # (M, 3)
-    vals = attrs.reshape(n * v, -1)[vid]  # (M, 3, D)
-    bary = fragments.bary_coords.reshape(-1, 3)[idx]
-    out = (bary.unsqueeze(-1) * vals).sum(1)
-    return attrs.new_zeros(n * h * w * k, attrs.shape[-1]).index_put((idx,), out).view(n, h, w, k, -1)
+    packed = fragments.packed_entries(faces, attrs.shape[1])
+    out = packed_interpolate(packed, attrs)
+    return attrs.new_zeros(n * h * w * k, attrs.shape[-1]).index_put((packed.index,), out).view(n, h, w, k, -1)
+
+
+def packed_interpolate(packed: PackedFragments, attrs: torch.Tensor) -> torch.Tensor:
+    """``(M, D)`` interpolation of ``(N, V, D)`` vertex attributes at the packed candidates."""
+    vals = attrs.reshape(-1, attrs.shape[-1])[packed.vertex_rows]  # (M, 3, D)
+    return (packed.bary_coords.unsqueeze(-1) * vals).sum(1)
 
 
 def _coverage(fragments: Fragments, inputs: ShadingInputs, blend: BlendParams) -> torch.Tensor:
+    """``(M,)`` coverage of the packed candidates."""
     if inputs.soft:
-        return contour_coverage(fragments, inputs.screen, inputs.faces, blend.sigma, inputs.pixels_per_ndc)
-    return hard_coverage(fragments)
+        return packed_contour_coverage(fragments, inputs.screen, inputs.faces, blend.sigma, inputs.pixels_per_ndc)
+    packed = fragments.packed_entries(inputs.faces, inputs.screen.shape[1])
+    return (packed.dists <= 0).to(inputs.screen.dtype)
 
 
 def _view_dirs(points: torch.Tensor, camera: Camera) -> torch.Tensor:
@@ -89,33 +89,35 @@ class LambertShader:
     lights: DirectionalLights = field(default_factory=DirectionalLights.av_guidance)
     albedo: tuple[float, float, float] = (180 / 255, 180 / 255, 180 / 255)
     blend: BlendParams = field(default_factory=BlendParams)
-    vertex_colors: torch.Tensor | None = None  # optional (N, V, 3) albedo per vertex
+    vertex_colors: torch.Tensor | None = None  # optional (N, V, 3) or (V, 3) albedo per vertex
 
-    def _albedo(self, fragments: Fragments, inputs: ShadingInputs) -> torch.Tensor:
+    def _albedo(self, packed: PackedFragments, inputs: ShadingInputs) -> torch.Tensor:
         if self.vertex_colors is not None:
             vc = self.vertex_colors.to(inputs.vertices)
             if vc.ndim == 2:
                 vc = vc.unsqueeze(0).expand(inputs.vertices.shape[0], -1, -1)
-            return interpolate_vertex_attributes(fragments, inputs.faces, vc)
+            return packed_interpolate(packed, vc)
         return torch.tensor(self.albedo, dtype=inputs.vertices.dtype, device=inputs.vertices.device)
 
-    def _normals(self, fragments: Fragments, inputs: ShadingInputs) -> tuple[torch.Tensor, torch.Tensor]:
+    def _normals(self, packed: PackedFragments, inputs: ShadingInputs) -> tuple[torch.Tensor, torch.Tensor]:
         vn = vertex_normals(inputs.vertices, inputs.faces)
-        normals = interpolate_vertex_attributes(fragments, inputs.faces, vn)
-        normals = torch.nn.functional.normalize(normals, dim=-1, eps=1e-12)
+        normals = torch.nn.functional.normalize(packed_interpolate(packed, vn), dim=-1, eps=1e-12)
         dirs = self.lights.unit_directions(inputs.vertices)  # (L, 3)
-        ndotl = normals @ dirs.T  # (N, H, W, K, L)
-        return normals, ndotl
+        return normals, normals @ dirs.T  # (M, 3), (M, L)
 
-    def shade(self, fragments: Fragments, inputs: ShadingInputs) -> torch.Tensor:
-        """``(N, H, W, K, 3)`` colour of each candidate before compositing."""
-        _, ndotl = self._normals(fragments, inputs)
+    def shade(self, packed: PackedFragments, inputs: ShadingInputs) -> torch.Tensor:
+        """``(M, 3)`` colour of each packed candidate before compositing."""
+        _, ndotl = self._normals(packed, inputs)
         diffuse = self.lights.ambient + self.lights.intensity * ndotl.clamp(0.0, 1.0).mean(-1, keepdim=True)
-        return self._albedo(fragments, inputs) * diffuse
+        return self._albedo(packed, inputs) * diffuse
 
     def __call__(self, fragments: Fragments, inputs: ShadingInputs) -> torch.Tensor:
-        colors = self.shade(fragments, inputs)
-        rgb, alpha = composite(colors, _coverage(fragments, inputs, self.blend), self.blend.background)
+        packed = fragments.packed_entries(inputs.faces, inputs.vertices.shape[1])
+        colors = self.shade(packed, inputs)
+        shape = tuple(fragments.pix_to_face.shape)
+        rgb, alpha = packed_composite(
+            colors, _coverage(fragments, inputs, self.blend), packed.index, shape, self.blend.background
+        )
         return torch.cat([rgb, alpha.unsqueeze(-1)], dim=-1)
 
 
@@ -126,18 +128,18 @@ class PhongShader(LambertShader):
     specular: float = 0.2
     shininess: float = 10.0
 
-    def shade(self, fragments: Fragments, inputs: ShadingInputs) -> torch.Tensor:
-        normals, ndotl = self._normals(fragments, inputs)
+    def shade(self, packed: PackedFragments, inputs: ShadingInputs) -> torch.Tensor:
+        normals, ndotl = self._normals(packed, inputs)
         diffuse = self.lights.ambient + self.lights.intensity * ndotl.clamp(0.0, 1.0).mean(-1, keepdim=True)
-        points = interpolate_vertex_attributes(fragments, inputs.faces, inputs.vertices)
-        view = _view_dirs(points, inputs.camera)  # (N, H, W, K, 3)
+        points = packed_interpolate(packed, inputs.vertices)
+        view = _view_dirs(points, inputs.camera)  # (M, 3)
         dirs = self.lights.unit_directions(inputs.vertices)  # (L, 3)
         # r . v = 2 (n . l)(n . v) - l . v
         ndotv = (normals * view).sum(-1, keepdim=True)
         rdotv = 2.0 * ndotl * ndotv - view @ dirs.T
         spec = rdotv.clamp(0.0, 1.0).pow(self.shininess) * (ndotl > 0)
         spec = self.specular * self.lights.intensity * spec.mean(-1, keepdim=True)
-        return self._albedo(fragments, inputs) * diffuse + spec
+        return self._albedo(packed, inputs) * diffuse + spec
 
 
 @dataclass
@@ -147,8 +149,11 @@ class SoftSilhouetteShader:
     blend: BlendParams = field(default_factory=BlendParams)
 
     def __call__(self, fragments: Fragments, inputs: ShadingInputs) -> torch.Tensor:
+        n, h, w, k = fragments.pix_to_face.shape
+        packed = fragments.packed_entries(inputs.faces, inputs.screen.shape[1])
         cov = _coverage(fragments, inputs, self.blend)
-        alpha = 1.0 - torch.prod(1.0 - cov, dim=-1)
+        dense = cov.new_zeros(n * h * w * k).index_put((packed.index,), cov).view(n, h, w, k)
+        alpha = 1.0 - torch.prod(1.0 - dense, dim=-1)
         return torch.stack([alpha, alpha, alpha, alpha], dim=-1)
 
 

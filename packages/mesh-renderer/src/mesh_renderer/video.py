@@ -103,7 +103,7 @@ def write_video(
             import soundfile
 
             wave, sr = _load_audio(audio)
-            n = int(round(t / fps * sr))
+            n = round(t / fps * sr)
             wave = wave[:n] if len(wave) >= n else np.pad(wave, ((0, n - len(wave)), (0, 0)))
             audio_path = str(Path(tmp) / "audio.wav")
             soundfile.write(audio_path, wave, sr, subtype="PCM_16")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from ..blending import contour_edges
-from ..fragments import Fragments, RasterSettings
+from ..fragments import Fragments, PackedFragments, RasterSettings
 from ._binning import find_candidates
 
 __all__ = ["TorchRasterizer", "rasterize_screen"]
@@ -101,11 +101,13 @@ def rasterize_screen(
     zbuf = screen.new_full((total,), -1.0).index_put((idx,), depth)
     dists = screen.new_full((total,), -1.0).index_put((idx,), dist)
     bary_out = screen.new_full((total, 3), -1.0).index_put((idx,), bary)
+    edge_flags = None if contour is None else contour.reshape(n * f, 3)[packed]
     return Fragments(
         pix_to_face=p2f,
         zbuf=zbuf.view(n, h, w, k),
         bary_coords=bary_out.view(n, h, w, k, 3),
         dists=dists.view(n, h, w, k),
+        packed=PackedFragments(index=idx, vertex_rows=vid, bary_coords=bary, dists=dist, contour=edge_flags),
     )
 
 
