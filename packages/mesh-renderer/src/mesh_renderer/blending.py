@@ -125,7 +125,7 @@ def packed_contour_coverage(
         flat = fragments.pix_to_face.reshape(-1)[packed.index]
         is_contour = contour_edges(screen, faces).reshape(n * f, 3)[flat]
     idx = packed.index
-    tri = screen.reshape(n * v, 3)[packed.vertex_rows]  # (M, 3, 3)
+    tri = screen.reshape(n * v, 3).index_select(0, packed.vertex_rows.reshape(-1)).view(-1, 3, 3)
     pixel = torch.div(idx, k, rounding_mode="floor")
     col = (pixel % w).to(screen.dtype) + 0.5
     row = (torch.div(pixel, w, rounding_mode="floor") % h).to(screen.dtype) + 0.5
@@ -165,7 +165,7 @@ def packed_composite(
     dense = coverage.new_zeros(n * h * w * k).index_put((index,), coverage).view(n * h * w, k)
     one_minus = 1.0 - dense
     transmit = torch.cumprod(torch.cat([torch.ones_like(one_minus[:, :1]), one_minus], dim=-1), dim=-1)
-    weights = (dense * transmit[:, :-1]).reshape(-1)[index]  # (M,)
+    weights = (dense * transmit[:, :-1]).reshape(-1).index_select(0, index)  # (M,)
     rest = transmit[:, -1]  # (N*H*W,)
     bg = torch.as_tensor(background, dtype=colors.dtype, device=colors.device)
     pixel = torch.div(index, k, rounding_mode="floor")

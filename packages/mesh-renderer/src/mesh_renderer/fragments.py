@@ -83,7 +83,6 @@ class PackedFragments:
     contour: torch.Tensor | None = None
 
 
-@dataclass
 class Fragments:
     """Per-pixel candidates, nearest first (``N`` images of ``H x W`` pixels, ``K`` per pixel).
 
@@ -94,14 +93,55 @@ class Fragments:
     - ``dists`` ``(N, H, W, K)``: signed squared distance, in NDC units, from the pixel centre to the
       triangle, negative inside, ``-1`` where empty.
 
-    ``zbuf``, ``bary_coords`` and ``dists`` are differentiable with respect to the vertex positions.
+    ``zbuf``, ``bary_coords`` and ``dists`` are differentiable with respect to the vertex positions. The
+    PyTorch backend also keeps the non-empty candidates as :class:`PackedFragments` (``packed``) and builds
+    the dense ``zbuf`` / ``bary_coords`` / ``dists`` tensors only when they are read.
     """
 
-    pix_to_face: torch.Tensor
-    zbuf: torch.Tensor
-    bary_coords: torch.Tensor
-    dists: torch.Tensor
-    packed: PackedFragments | None = None
+    def __init__(
+        self,
+        pix_to_face: torch.Tensor,
+        zbuf: torch.Tensor | None = None,
+        bary_coords: torch.Tensor | None = None,
+        dists: torch.Tensor | None = None,
+        packed: PackedFragments | None = None,
+        packed_depth: torch.Tensor | None = None,
+    ) -> None:
+        if (zbuf is None or bary_coords is None or dists is None) and (packed is None or packed_depth is None):
+            raise ValueError("Fragments needs either dense zbuf/bary_coords/dists or packed entries with depth")
+        self.pix_to_face = pix_to_face
+        self._zbuf, self._bary, self._dists = zbuf, bary_coords, dists
+        self.packed = packed
+        self._packed_depth = packed_depth
+
+    def _dense(self, values: torch.Tensor, trailing: tuple[int, ...]) -> torch.Tensor:
+        assert self.packed is not None
+        total = self.pix_to_face.numel()
+        out = values.new_full((total, *trailing), -1.0).index_put((self.packed.index,), values)
+        return out.view(*self.pix_to_face.shape, *trailing)
+
+    @property
+    def zbuf(self) -> torch.Tensor:
+        if self._zbuf is None:
+            self._zbuf = self._dense(self._packed_depth, ())
+        return self._zbuf
+
+    @property
+    def bary_coords(self) -> torch.Tensor:
+        if self._bary is None:
+            self._bary = self._dense(self.packed.bary_coords, (3,))
+        return self._bary
+
+    @property
+    def dists(self) -> torch.Tensor:
+        if self._dists is None:
+            self._dists = self._dense(self.packed.dists, ())
+        return self._dists
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """``(N, H, W, K)`` bool: which candidates exist."""
+        return self.pix_to_face >= 0
 
     def packed_entries(self, faces: torch.Tensor, num_vertices: int) -> PackedFragments:
         """The non-empty candidates as :class:`PackedFragments` (cached by the PyTorch backend)."""
@@ -120,8 +160,3 @@ class Fragments:
                 dists=self.dists.reshape(-1)[index],
             )
         return self.packed
-
-    @property
-    def mask(self) -> torch.Tensor:
-        """``(N, H, W, K)`` bool: which candidates exist."""
-        return self.pix_to_face >= 0

@@ -59,7 +59,9 @@ def interpolate_vertex_attributes(
 
 def packed_interpolate(packed: PackedFragments, attrs: torch.Tensor) -> torch.Tensor:
     """``(M, D)`` interpolation of ``(N, V, D)`` vertex attributes at the packed candidates."""
-    vals = attrs.reshape(-1, attrs.shape[-1])[packed.vertex_rows]  # (M, 3, D)
+    d = attrs.shape[-1]
+    rows = packed.vertex_rows.reshape(-1)
+    vals = attrs.reshape(-1, d).index_select(0, rows).view(-1, 3, d)  # (M, 3, D)
     return (packed.bary_coords.unsqueeze(-1) * vals).sum(1)
 
 

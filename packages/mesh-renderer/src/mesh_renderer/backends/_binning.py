@@ -42,7 +42,7 @@ def _enumerate_pairs(
     ``xs``/``ys`` are ``(N*F, 3)`` corner coordinates; ``live`` a bool ``(N*F,)`` mask.
     """
     ids = torch.nonzero(live, as_tuple=True)[0]
-    x, y = xs[ids], ys[ids]
+    x, y = xs.index_select(0, ids), ys.index_select(0, ids)
     j0 = torch.ceil(x.amin(-1) - r - 0.5).clamp_min(0)
     j1 = torch.floor(x.amax(-1) + r - 0.5).clamp_max(w - 1)
     i0 = torch.ceil(y.amin(-1) - r - 0.5).clamp_min(0)
@@ -50,19 +50,22 @@ def _enumerate_pairs(
     nx = (j1 - j0 + 1).clamp_min(0).long()
     ny = (i1 - i0 + 1).clamp_min(0).long()
     cnt = nx * ny
-    nz = cnt > 0
-    ids, cnt, nx, j0, i0 = ids[nz], cnt[nz], nx[nz], j0[nz].long(), i0[nz].long()
+    nz = torch.nonzero(cnt > 0, as_tuple=True)[0]
+    cnt = cnt.index_select(0, nz)
     total = int(cnt.sum()) if cnt.numel() else 0
     if total == 0:
         empty = torch.empty(0, dtype=torch.int64, device=xs.device)
         return empty, empty, empty
-    owner = torch.repeat_interleave(torch.arange(ids.numel(), device=xs.device), cnt, output_size=total)
     start = torch.cumsum(cnt, 0) - cnt
-    local = torch.arange(total, device=xs.device) - start[owner]
-    nxo = nx[owner]
-    row = torch.div(local, nxo, rounding_mode="floor")
-    col = local - row * nxo
-    return ids[owner], i0[owner] + row, j0[owner] + col
+    # one gather per pair for all per-face values: (face id, start, width, first row, first column)
+    table = torch.stack([ids.index_select(0, nz), start, nx.index_select(0, nz), i0.long().index_select(0, nz),
+                         j0.long().index_select(0, nz)], dim=-1)
+    owner = torch.repeat_interleave(torch.arange(nz.numel(), device=xs.device), cnt, output_size=total)
+    face, first, width, row0, col0 = table.index_select(0, owner).unbind(-1)
+    local = torch.arange(total, device=xs.device) - first
+    row = torch.div(local, width, rounding_mode="floor")
+    col = local - row * width
+    return face, row0 + row, col0 + col
 
 
 @torch.no_grad()
@@ -94,17 +97,19 @@ def find_candidates(
         valid &= area2 < 0
     r = float(blur_pixels)
 
+    table = torch.cat([xs, ys, zs, area2.unsqueeze(-1)], dim=-1)  # (N*F, 10): one gather per pair
+
     def evaluate(pair_face, ii, jj, band: bool):
         px = jj.float() + 0.5
         py = ii.float() + 0.5
-        ax, bx, cx = xs[pair_face].unbind(-1)
-        ay, by, cy = ys[pair_face].unbind(-1)
-        a2 = area2[pair_face]
+        rows = table.index_select(0, pair_face)
+        ax, bx, cx, ay, by, cy = rows[:, :6].unbind(-1)
+        z = rows[:, 6:9]
+        a2 = rows[:, 9]
         e0 = ((cx - bx) * (py - by) - (cy - by) * (px - bx)) / a2
         e1 = ((ax - cx) * (py - cy) - (ay - cy) * (px - cx)) / a2
         e2 = 1.0 - e0 - e1
         inside = (e0 >= 0) & (e1 >= 0) & (e2 >= 0)
-        z = zs[pair_face]
         if band:
             d2 = torch.stack(
                 [
@@ -115,7 +120,8 @@ def find_candidates(
                 dim=-1,
             )
             if contour is not None:
-                d2 = torch.where(contour.reshape(n * f, 3)[pair_face], d2, torch.full_like(d2, float("inf")))
+                flags = contour.reshape(n * f, 3).index_select(0, pair_face)
+                d2 = torch.where(flags, d2, torch.full_like(d2, float("inf")))
             near = d2.amin(-1) < r * r
             keep = near & ~inside  # inside pairs come from the coverage pass
             b = torch.stack([e0, e1, e2], -1).clamp(0.0, 1.0)
@@ -124,10 +130,10 @@ def find_candidates(
             keep = inside
             depth = e0 * z[:, 0] + e1 * z[:, 1] + e2 * z[:, 2]
         sel = torch.nonzero(keep, as_tuple=True)[0]
-        face_sel = pair_face[sel]
+        face_sel = pair_face.index_select(0, sel)
         batch = torch.div(face_sel, f, rounding_mode="floor")
-        pix = (batch * h + ii[sel]) * w + jj[sel]
-        key = (_ordered_float_key(depth[sel]) << 32) | face_sel
+        pix = (batch * h + ii.index_select(0, sel)) * w + jj.index_select(0, sel)
+        key = (_ordered_float_key(depth.index_select(0, sel)) << 32) | face_sel
         return pix, key
 
     pix, key = evaluate(*_enumerate_pairs(xs, ys, valid, 0.0, h, w), band=False)
@@ -146,6 +152,6 @@ def find_candidates(
         found = best != _EMPTY
         out[:, k] = torch.where(found, best & 0xFFFFFFFF, torch.full_like(best, -1))
         if k + 1 < faces_per_pixel:
-            rest = key > best[pix]
-            pix, key = pix[rest], key[rest]
+            rest = torch.nonzero(key > best.index_select(0, pix), as_tuple=True)[0]
+            pix, key = pix.index_select(0, rest), key.index_select(0, rest)
     return out.view(n, h, w, faces_per_pixel)

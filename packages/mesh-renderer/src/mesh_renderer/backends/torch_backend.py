@@ -61,11 +61,11 @@ def rasterize_screen(
 
     flat_p2f = p2f.reshape(-1)
     idx = torch.nonzero(flat_p2f >= 0, as_tuple=True)[0]
-    packed = flat_p2f[idx]
+    packed = flat_p2f.index_select(0, idx)
     batch = torch.div(packed, f, rounding_mode="floor")
     face = packed - batch * f
-    vid = faces[face] + (batch * v).unsqueeze(-1)  # (M, 3) rows of the packed vertex table
-    tri = screen.reshape(n * v, 3)[vid]  # (M, 3, 3), differentiable
+    vid = faces.index_select(0, face) + (batch * v).unsqueeze(-1)  # (M, 3) rows of the packed vertex table
+    tri = screen.reshape(n * v, 3).index_select(0, vid.reshape(-1)).view(-1, 3, 3)  # differentiable
     pixel = torch.div(idx, k, rounding_mode="floor")
     col = (pixel % w).to(screen.dtype) + 0.5
     row = (torch.div(pixel, w, rounding_mode="floor") % h).to(screen.dtype) + 0.5
@@ -97,17 +97,11 @@ def rasterize_screen(
         )
     depth = (bary * zs).sum(-1)
 
-    total = n * h * w * k
-    zbuf = screen.new_full((total,), -1.0).index_put((idx,), depth)
-    dists = screen.new_full((total,), -1.0).index_put((idx,), dist)
-    bary_out = screen.new_full((total, 3), -1.0).index_put((idx,), bary)
-    edge_flags = None if contour is None else contour.reshape(n * f, 3)[packed]
+    edge_flags = None if contour is None else contour.reshape(n * f, 3).index_select(0, packed)
     return Fragments(
         pix_to_face=p2f,
-        zbuf=zbuf.view(n, h, w, k),
-        bary_coords=bary_out.view(n, h, w, k, 3),
-        dists=dists.view(n, h, w, k),
         packed=PackedFragments(index=idx, vertex_rows=vid, bary_coords=bary, dists=dist, contour=edge_flags),
+        packed_depth=depth,
     )
 
 
