@@ -1,20 +1,21 @@
 """mesh-renderer performance (pytest-benchmark), CPU, 2 threads.
 
 Run: ``PYTHONPATH=packages/mesh-renderer/src python -m pytest benchmarks/perf/bm_renderer.py``
-(add ``--benchmark-json=out.json`` to keep the figures). Each case stores ``frames_per_s`` (mean) in
+(add ``--benchmark-json=out.json`` to keep the figures; ``MESH_RENDERER_BENCH_THREADS`` overrides the 2 threads). Each case stores ``frames_per_s`` (mean) in
 ``extra_info``. Targets for the lip-reader path (88 x 88 mouth window, batch 32, <= 3k triangles):
 >= 300 frames/s forward and >= 100 frames/s forward + backward.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
-
 from mesh_renderer import OrthographicCamera, lip_sheets, render_frames, render_mouth_video
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("MESH_RENDERER_BENCH_THREADS", "2")))
 
 BATCH = 32
 
@@ -33,7 +34,9 @@ def biwi(shared_fixtures):
     import trimesh
 
     mesh = trimesh.load(shared_fixtures / "biwi" / "BIWI.ply", process=False)
-    lips = np.array([int(s) for s in (shared_fixtures / "biwi" / "lve.txt").read_text().replace(",", " ").split()])
+    lips = np.array(
+        [int(s) for s in (shared_fixtures / "biwi" / "lve.txt").read_text().replace(",", " ").split()]
+    )
     return (
         torch.tensor(np.asarray(mesh.vertices), dtype=torch.float32),
         torch.tensor(np.asarray(mesh.faces), dtype=torch.int64),

@@ -107,8 +107,12 @@ class Fragments:
         packed: PackedFragments | None = None,
         packed_depth: torch.Tensor | None = None,
     ) -> None:
-        if (zbuf is None or bary_coords is None or dists is None) and (packed is None or packed_depth is None):
-            raise ValueError("Fragments needs either dense zbuf/bary_coords/dists or packed entries with depth")
+        if (zbuf is None or bary_coords is None or dists is None) and (
+            packed is None or packed_depth is None
+        ):
+            raise ValueError(
+                "Fragments needs either dense zbuf/bary_coords/dists or packed entries with depth"
+            )
         self.pix_to_face = pix_to_face
         self._zbuf, self._bary, self._dists = zbuf, bary_coords, dists
         self.packed = packed

@@ -25,6 +25,35 @@ class Shader(Protocol):
     def __call__(self, fragments: Fragments, inputs: ShadingInputs) -> torch.Tensor: ...
 
 
+@torch.no_grad()
+def _faces_in_window(
+    screen: torch.Tensor, faces: torch.Tensor, settings: RasterSettings
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Cull triangles that lie beyond one window side (plus the blur radius) in every image of the batch.
+
+    Returns ``(live face ids, faces needed for the normals of their vertices)``, or ``(None, None)`` when
+    culling would keep most triangles. Uses Cohen-Sutherland outcodes: a triangle is outside when its three
+    corners share an outside bit.
+    """
+    h, w = settings.image_size
+    margin = settings.blur_radius_pixels + 1.0
+    x, y = screen[..., 0], screen[..., 1]
+    codes = (
+        (x < -margin).to(torch.uint8)
+        | ((x > w + margin).to(torch.uint8) << 1)
+        | ((y < -margin).to(torch.uint8) << 2)
+        | ((y > h + margin).to(torch.uint8) << 3)
+    )  # (N, V)
+    out = codes[:, faces[:, 0]] & codes[:, faces[:, 1]] & codes[:, faces[:, 2]]
+    live = torch.nonzero((out == 0).any(0), as_tuple=True)[0]
+    if live.numel() > 0.7 * faces.shape[0]:
+        return None, None
+    used = torch.zeros(screen.shape[1], dtype=torch.bool, device=screen.device)
+    used[faces.index_select(0, live).reshape(-1)] = True
+    touching = torch.nonzero(used[faces].any(-1), as_tuple=True)[0]
+    return live, faces.index_select(0, touching)
+
+
 def get_rasterizer(backend: str = "torch", settings: RasterSettings | None = None) -> Rasterizer:
     """``"torch"`` (default, pure PyTorch) or ``"pytorch3d"`` (ImportError with install steps if missing)."""
     if backend == "torch":
@@ -74,14 +103,24 @@ class MeshRenderer:
             )  # (col, row) = (x, y)
             screen = torch.cat([screen[..., :2] - shift.unsqueeze(1), screen[..., 2:]], dim=-1)
         settings = self.rasterizer.settings
-        fragments = self.rasterizer(screen, faces, perspective=self.camera.is_perspective)
+        faces = faces.to(device=vertices.device, dtype=torch.int64)
+        live, normal_faces = _faces_in_window(screen, faces, settings)
+        sub = faces if live is None else faces.index_select(0, live)
+        fragments = self.rasterizer(screen, sub, perspective=self.camera.is_perspective)
+        if live is not None:
+            p2f = fragments.pix_to_face
+            f_sub = sub.shape[0]
+            batch = torch.div(p2f, f_sub, rounding_mode="floor")
+            remapped = batch * faces.shape[0] + live[(p2f - batch * f_sub).clamp_min(0)]
+            fragments.pix_to_face = torch.where(p2f >= 0, remapped, p2f)
         inputs = ShadingInputs(
             vertices=vertices,
             screen=screen,
-            faces=faces.to(device=vertices.device, dtype=torch.int64),
+            faces=faces,
             camera=self.camera,
             pixels_per_ndc=settings.pixels_per_ndc,
             soft=settings.blur_radius > 0,
+            normal_faces=normal_faces,
         )
         return fragments, inputs
 

@@ -45,6 +45,11 @@ class ShadingInputs:
     camera: Camera
     pixels_per_ndc: float
     soft: bool  # True when the rasterizer was run with a blur radius
+    normal_faces: torch.Tensor | None = None  # faces around the visible vertices (all faces when None)
+
+    def vertex_normals(self) -> torch.Tensor:
+        """``(N, V, 3)`` vertex normals (valid at least for the vertices of visible triangles)."""
+        return vertex_normals(self.vertices, self.faces if self.normal_faces is None else self.normal_faces)
 
 
 def interpolate_vertex_attributes(
@@ -54,7 +59,9 @@ def interpolate_vertex_attributes(
     n, h, w, k = fragments.pix_to_face.shape
     packed = fragments.packed_entries(faces, attrs.shape[1])
     out = packed_interpolate(packed, attrs)
-    return attrs.new_zeros(n * h * w * k, attrs.shape[-1]).index_put((packed.index,), out).view(n, h, w, k, -1)
+    return (
+        attrs.new_zeros(n * h * w * k, attrs.shape[-1]).index_put((packed.index,), out).view(n, h, w, k, -1)
+    )
 
 
 def packed_interpolate(packed: PackedFragments, attrs: torch.Tensor) -> torch.Tensor:
@@ -68,7 +75,9 @@ def packed_interpolate(packed: PackedFragments, attrs: torch.Tensor) -> torch.Te
 def _coverage(fragments: Fragments, inputs: ShadingInputs, blend: BlendParams) -> torch.Tensor:
     """``(M,)`` coverage of the packed candidates."""
     if inputs.soft:
-        return packed_contour_coverage(fragments, inputs.screen, inputs.faces, blend.sigma, inputs.pixels_per_ndc)
+        return packed_contour_coverage(
+            fragments, inputs.screen, inputs.faces, blend.sigma, inputs.pixels_per_ndc
+        )
     packed = fragments.packed_entries(inputs.faces, inputs.screen.shape[1])
     return (packed.dists <= 0).to(inputs.screen.dtype)
 
@@ -102,7 +111,7 @@ class LambertShader:
         return torch.tensor(self.albedo, dtype=inputs.vertices.dtype, device=inputs.vertices.device)
 
     def _normals(self, packed: PackedFragments, inputs: ShadingInputs) -> tuple[torch.Tensor, torch.Tensor]:
-        vn = vertex_normals(inputs.vertices, inputs.faces)
+        vn = inputs.vertex_normals()
         normals = torch.nn.functional.normalize(packed_interpolate(packed, vn), dim=-1, eps=1e-12)
         dirs = self.lights.unit_directions(inputs.vertices)  # (L, 3)
         return normals, normals @ dirs.T  # (M, 3), (M, L)

@@ -58,8 +58,16 @@ def _enumerate_pairs(
         return empty, empty, empty
     start = torch.cumsum(cnt, 0) - cnt
     # one gather per pair for all per-face values: (face id, start, width, first row, first column)
-    table = torch.stack([ids.index_select(0, nz), start, nx.index_select(0, nz), i0.long().index_select(0, nz),
-                         j0.long().index_select(0, nz)], dim=-1)
+    table = torch.stack(
+        [
+            ids.index_select(0, nz),
+            start,
+            nx.index_select(0, nz),
+            i0.long().index_select(0, nz),
+            j0.long().index_select(0, nz),
+        ],
+        dim=-1,
+    )
     owner = torch.repeat_interleave(torch.arange(nz.numel(), device=xs.device), cnt, output_size=total)
     face, first, width, row0, col0 = table.index_select(0, owner).unbind(-1)
     local = torch.arange(total, device=xs.device) - first
