@@ -1,0 +1,140 @@
+"""``MeshRenderer``: camera -> rasterizer -> shader, for batches and sequences sharing one topology."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import torch
+
+from .backends.pytorch3d_backend import Pytorch3dRasterizer
+from .backends.torch_backend import TorchRasterizer
+from .cameras import Camera
+from .fragments import Fragments, RasterSettings
+from .shaders import ShadingInputs
+
+__all__ = ["MeshRenderer", "Rasterizer", "Shader", "get_rasterizer"]
+
+
+class Rasterizer(Protocol):
+    settings: RasterSettings
+
+    def __call__(self, screen: torch.Tensor, faces: torch.Tensor, perspective: bool = False) -> Fragments: ...
+
+
+class Shader(Protocol):
+    def __call__(self, fragments: Fragments, inputs: ShadingInputs) -> torch.Tensor: ...
+
+
+@torch.no_grad()
+def _faces_in_window(
+    screen: torch.Tensor, faces: torch.Tensor, settings: RasterSettings
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Cull triangles that lie beyond one window side (plus the blur radius) in every image of the batch.
+
+    Returns ``(live face ids, faces needed for the normals of their vertices)``, or ``(None, None)`` when
+    culling would keep most triangles. Uses Cohen-Sutherland outcodes: a triangle is outside when its three
+    corners share an outside bit.
+    """
+    h, w = settings.image_size
+    margin = settings.blur_radius_pixels + 1.0
+    x, y = screen[..., 0], screen[..., 1]
+    codes = (
+        (x < -margin).to(torch.uint8)
+        | ((x > w + margin).to(torch.uint8) << 1)
+        | ((y < -margin).to(torch.uint8) << 2)
+        | ((y > h + margin).to(torch.uint8) << 3)
+    )  # (N, V)
+    out = codes[:, faces[:, 0]] & codes[:, faces[:, 1]] & codes[:, faces[:, 2]]
+    live = torch.nonzero((out == 0).any(0), as_tuple=True)[0]
+    if live.numel() > 0.7 * faces.shape[0]:
+        return None, None
+    used = torch.zeros(screen.shape[1], dtype=torch.bool, device=screen.device)
+    used[faces.index_select(0, live).reshape(-1)] = True
+    touching = torch.nonzero(used[faces].any(-1), as_tuple=True)[0]
+    return live, faces.index_select(0, touching)
+
+
+def get_rasterizer(backend: str = "torch", settings: RasterSettings | None = None) -> Rasterizer:
+    """``"torch"`` (default, pure PyTorch) or ``"pytorch3d"`` (ImportError with install steps if missing)."""
+    if backend == "torch":
+        return TorchRasterizer(settings)
+    if backend == "pytorch3d":
+        return Pytorch3dRasterizer(settings)
+    raise ValueError(f"unknown rasterizer backend {backend!r}; choose 'torch' or 'pytorch3d'")
+
+
+class MeshRenderer:
+    """Render ``(N, V, 3)`` or ``(B, T, V, 3)`` vertices with shared ``(F, 3)`` faces to RGBA images.
+
+    The camera defines the full image; the rasterizer's ``image_size`` is the rendered window, placed at
+    ``offsets`` (``(N, 2)`` integer ``(row, col)`` of its top-left pixel in the full image; default
+    ``(0, 0)``). Rendering a window directly is how mouth crops are made without rendering the whole face.
+    Output: ``(..., H, W, 4)`` with the leading shape of ``vertices`` minus the vertex axes.
+    """
+
+    def __init__(
+        self, camera: Camera, rasterizer: Rasterizer | None = None, shader: Shader | None = None
+    ) -> None:
+        from .shaders import LambertShader
+
+        self.camera = camera
+        self.rasterizer = (
+            rasterizer
+            if rasterizer is not None
+            else TorchRasterizer(RasterSettings(image_size=camera.image_size))
+        )
+        self.shader = shader if shader is not None else LambertShader()
+
+    def rasterize(
+        self, vertices: torch.Tensor, faces: torch.Tensor, offsets: torch.Tensor | None = None
+    ) -> tuple[Fragments, ShadingInputs]:
+        """Fragments and shading inputs for ``(N, V, 3)`` world vertices."""
+        if vertices.ndim != 3 or vertices.shape[-1] != 3:
+            raise ValueError(f"vertices must have shape (N, V, 3), got {tuple(vertices.shape)}")
+        screen = self.camera(vertices)
+        if offsets is not None:
+            offsets = torch.as_tensor(offsets, device=vertices.device)
+            if offsets.shape != (vertices.shape[0], 2):
+                raise ValueError(
+                    f"offsets must have shape ({vertices.shape[0]}, 2), got {tuple(offsets.shape)}"
+                )
+            shift = torch.stack([offsets[:, 1], offsets[:, 0]], dim=-1).to(
+                screen.dtype
+            )  # (col, row) = (x, y)
+            screen = torch.cat([screen[..., :2] - shift.unsqueeze(1), screen[..., 2:]], dim=-1)
+        settings = self.rasterizer.settings
+        faces = faces.to(device=vertices.device, dtype=torch.int64)
+        live, normal_faces = _faces_in_window(screen, faces, settings)
+        sub = faces if live is None else faces.index_select(0, live)
+        fragments = self.rasterizer(screen, sub, perspective=self.camera.is_perspective)
+        if live is not None:
+            p2f = fragments.pix_to_face
+            f_sub = sub.shape[0]
+            batch = torch.div(p2f, f_sub, rounding_mode="floor")
+            remapped = batch * faces.shape[0] + live[(p2f - batch * f_sub).clamp_min(0)]
+            fragments.pix_to_face = torch.where(p2f >= 0, remapped, p2f)
+        inputs = ShadingInputs(
+            vertices=vertices,
+            screen=screen,
+            faces=faces,
+            camera=self.camera,
+            pixels_per_ndc=settings.pixels_per_ndc,
+            soft=settings.blur_radius > 0,
+            normal_faces=normal_faces,
+        )
+        return fragments, inputs
+
+    def __call__(
+        self, vertices: torch.Tensor, faces: torch.Tensor, offsets: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        if vertices.ndim < 3 or vertices.shape[-1] != 3:
+            raise ValueError(
+                f"vertices must have shape (N, V, 3) or (B, T, V, 3), got {tuple(vertices.shape)}"
+            )
+        lead = vertices.shape[:-2]
+        flat = vertices.reshape(-1, *vertices.shape[-2:])
+        if offsets is not None:
+            offsets = torch.as_tensor(offsets).reshape(-1, 2)
+        fragments, inputs = self.rasterize(flat, faces, offsets)
+        images = self.shader(fragments, inputs)
+        return images.reshape(*lead, *images.shape[1:])
