@@ -11,6 +11,15 @@ from facial_animator.codetalker import VectorQuantizer, VQAutoEncoder, VQConfig,
 from facial_animator.codetalker.layers import FeedForward, PositionalEncoding, SelfAttention
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # tiny models: one intra-op thread avoids oversubscription on a shared machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 # Written from the reference table (baselines.md §3.3), independently of the model code.
 def stage1_keys(dataset: str) -> dict[str, tuple[int, ...]]:
     v3, c = {"vocaset": (15069, 64), "biwi": (70110, 128)}[dataset]

@@ -5,6 +5,7 @@ Animator classes are imported lazily: ``get_animator("faceformer")`` imports Fac
 
 from ._version import __version__
 from .base import AUDIO_SAMPLE_RATE, Alignment, Animator, AnimatorInput, AnimatorOutput
+from .registry import _REGISTRY as _BUILTIN_ANIMATORS
 from .registry import (
     ENTRY_POINT_GROUP,
     UnknownAnimatorError,
@@ -14,6 +15,9 @@ from .registry import (
     register_animator,
     unregister_animator,
 )
+
+# Lazy built-ins provided by the CodeTalker and joint audio-text modules (imported on first use).
+_BUILTIN_ANIMATORS.setdefault("codetalker", "facial_animator.codetalker.predictor:CodeTalker")
 
 __all__ = [
     "AUDIO_SAMPLE_RATE",

@@ -93,6 +93,10 @@ class VQDecoder(nn.Module):
         self.vertice_map_reverse = nn.Linear(dim, cfg.in_dim, bias=cfg.output_bias)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.vertice_map_reverse(self.hidden(features))
+
+    def hidden(self, features: torch.Tensor) -> torch.Tensor:
+        """Transformer output (B, T, hidden) before ``vertice_map_reverse``."""
         h = features
         if hasattr(self, "decoder_linear_embedding_pre"):
             h = self.decoder_linear_embedding_pre(h)
@@ -101,8 +105,7 @@ class VQDecoder(nn.Module):
             h = block(h)
         h = self.decoder_linear_embedding(h.transpose(1, 2))
         h = self.decoder_pos_embedding(h)
-        h = self.decoder_transformer(h)
-        return self.vertice_map_reverse(h)
+        return self.decoder_transformer(h)
 
 
 class VQOutput(NamedTuple):
@@ -147,8 +150,7 @@ class VQAutoEncoder(nn.Module):
         """Quantised codes of flat offsets: ``quantized`` (B, C, T·H), loss, perplexity, indices (B, T·H)."""
         return self.quantize(self.features(offsets))
 
-    def decode(self, quant: torch.Tensor) -> torch.Tensor:
-        """Flat offsets (B, T, V·3) from channels-first codes (B, C, T·H)."""
+    def _codes_to_features(self, quant: torch.Tensor) -> torch.Tensor:
         b, c, n = quant.shape
         h_codes = self.cfg.face_quan_num
         if c != self.cfg.zquant_dim or n % h_codes:
@@ -156,8 +158,20 @@ class VQAutoEncoder(nn.Module):
                 f"decode expects (B, {self.cfg.zquant_dim}, T*{h_codes}) codes, "
                 f"got shape {tuple(quant.shape)}"
             )
-        features = quant.permute(0, 2, 1).reshape(b, n // h_codes, self.cfg.code_width)
-        return self.decoder(features)
+        return quant.permute(0, 2, 1).reshape(b, n // h_codes, self.cfg.code_width)
+
+    def decode(self, quant: torch.Tensor) -> torch.Tensor:
+        """Flat offsets (B, T, V·3) from channels-first codes (B, C, T·H)."""
+        return self.decoder(self._codes_to_features(quant))
+
+    def decode_last(self, quant: torch.Tensor) -> torch.Tensor:
+        """Flat offsets (B, 1, V·3) of the last frame of ``decode(quant)``.
+
+        Equal to ``decode(quant)[:, -1:]``: the output layer is per frame, so only the last frame's
+        hidden state goes through it (the decoder transformer still sees the whole sequence).
+        """
+        hidden = self.decoder.hidden(self._codes_to_features(quant))
+        return self.decoder.vertice_map_reverse(hidden[:, -1:])
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """Flat offsets (B, T, V·3) from code ids (B, T·H)."""
