@@ -57,7 +57,9 @@ def mel_filterbank(
 def log_mel_spectrogram(audio: Tensor, filterbank: Tensor, window: Tensor) -> Tensor:
     """``(B, S)`` audio → ``(B, L, n_mels)`` log-mel frames, ``L = ⌊(S − 400)/320⌋ + 1``."""
     if audio.shape[-1] < WIN_LENGTH:
-        raise ValueError(f"audio has {audio.shape[-1]} samples; the log-mel encoder needs at least {WIN_LENGTH}")
+        raise ValueError(
+            f"audio has {audio.shape[-1]} samples; the log-mel encoder needs at least {WIN_LENGTH}"
+        )
     spec = torch.stft(audio, n_fft=N_FFT, hop_length=HOP_LENGTH, win_length=WIN_LENGTH, window=window,
                       center=False, return_complex=True)
     power = spec.real.square() + spec.imag.square()  # (B, F, L)
