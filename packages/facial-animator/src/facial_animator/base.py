@@ -195,7 +195,9 @@ class Animator(nn.Module):
     def validate_input(self, batch: AnimatorInput) -> None:
         """Validate ``batch`` against this animator (vertex count, styles, fps, text)."""
         if not isinstance(batch, AnimatorInput):
-            raise TypeError(f"{type(self).__name__}.forward expects an AnimatorInput, got {type(batch).__name__}")
+            raise TypeError(
+                f"{type(self).__name__}.forward expects an AnimatorInput, got {type(batch).__name__}"
+            )
         batch.validate(
             num_vertices=getattr(self, "num_vertices", None),
             num_styles=getattr(self, "num_styles", None),
@@ -218,7 +220,9 @@ class Animator(nn.Module):
         finally:
             self.train(was_training)
 
-    def make_input(self, audio: Tensor, template: Tensor, style: Tensor | int, **kwargs: object) -> AnimatorInput:
+    def make_input(
+        self, audio: Tensor, template: Tensor, style: Tensor | int, **kwargs: object
+    ) -> AnimatorInput:
         """Build an :class:`AnimatorInput` for inference, adding the batch dimension where missing."""
         device = next((p.device for p in self.parameters()), torch.device("cpu"))
         if isinstance(audio, Tensor) and audio.dim() == 1:
@@ -229,9 +233,14 @@ class Animator(nn.Module):
             style = torch.full((audio.shape[0],), style, dtype=torch.long)
         unknown = set(kwargs) - {"transcript", "words", "phones", "fps"}
         if unknown:
-            raise TypeError(f"{type(self).__name__}.predict got unexpected keyword arguments {sorted(unknown)}")
+            raise TypeError(
+                f"{type(self).__name__}.predict got unexpected keyword arguments {sorted(unknown)}"
+            )
         return AnimatorInput(
-            audio=audio.to(device), template=template.to(device), style=style.to(device), **kwargs  # type: ignore[arg-type]
+            audio=audio.to(device),
+            template=template.to(device),
+            style=style.to(device),
+            **kwargs,  # type: ignore[arg-type]
         )
 
 

@@ -1,7 +1,7 @@
 """Log-mel audio encoder for small CPU runs, with wav2vec2's 50 Hz frame contract.
 
-Features: a Hann-windowed STFT (``torch.stft``, 400-sample window = 25 ms, hop 320 = 20 ms,
-``n_fft`` 512, no centring) so that ``L = ⌊(S − 400)/320⌋ + 1`` frames — the same count as the
+Features: a Hann-windowed STFT (``torch.stft``, 400-sample window = 25 ms = ``n_fft``, hop 320 =
+20 ms, no centring) so that ``L = ⌊(S − 400)/320⌋ + 1`` frames — the same count as the
 wav2vec2 CNN (receptive field 400, total stride 320) — then an HTK mel filterbank
 (``mel(f) = 2595·log10(1 + f/700)``, triangular filters between ``f_min`` and ``f_max``) and
 ``log(mel + 1e-6)``, normalised per utterance and channel. The 50 Hz frames go through the same
@@ -24,7 +24,7 @@ __all__ = ["LogMelAudioEncoder", "hz_to_mel", "log_mel_spectrogram", "mel_filter
 SAMPLE_RATE = 16_000
 WIN_LENGTH = 400
 HOP_LENGTH = 320
-N_FFT = 512
+N_FFT = 400
 
 
 def hz_to_mel(hz: Tensor | float) -> Tensor:
@@ -57,7 +57,9 @@ def mel_filterbank(
 def log_mel_spectrogram(audio: Tensor, filterbank: Tensor, window: Tensor) -> Tensor:
     """``(B, S)`` audio → ``(B, L, n_mels)`` log-mel frames, ``L = ⌊(S − 400)/320⌋ + 1``."""
     if audio.shape[-1] < WIN_LENGTH:
-        raise ValueError(f"audio has {audio.shape[-1]} samples; the log-mel encoder needs at least {WIN_LENGTH}")
+        raise ValueError(
+            f"audio has {audio.shape[-1]} samples; the log-mel encoder needs at least {WIN_LENGTH}"
+        )
     spec = torch.stft(audio, n_fft=N_FFT, hop_length=HOP_LENGTH, win_length=WIN_LENGTH, window=window,
                       center=False, return_complex=True)
     power = spec.real.square() + spec.imag.square()  # (B, F, L)

@@ -71,7 +71,9 @@ class LegacyWeightNormConv1d(nn.Module):
         return self.weight_v * (self.weight_g / self.weight_v.norm(dim=(0, 1), keepdim=True))
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv1d(x, self.weight, self.bias, stride=self.stride, padding=self.padding, groups=self.groups)
+        return F.conv1d(
+            x, self.weight, self.bias, stride=self.stride, padding=self.padding, groups=self.groups
+        )
 
     def _load_from_state_dict(
         self, state_dict: dict[str, Any], prefix: str, local_metadata: dict[str, Any], strict: bool,

@@ -105,7 +105,9 @@ class FaceFormer(Animator):
         super().__init__()
         key = dataset.lower()
         if key not in FACEFORMER_PRESETS:
-            raise ValueError(f"FaceFormer: unknown dataset preset {dataset!r}; use one of {sorted(FACEFORMER_PRESETS)}")
+            raise ValueError(
+                f"FaceFormer: unknown dataset preset {dataset!r}; use one of {sorted(FACEFORMER_PRESETS)}"
+            )
         preset = FACEFORMER_PRESETS[key]
         self.dataset = key
         self.num_vertices = int(num_vertices if num_vertices is not None else preset.num_vertices)
@@ -130,7 +132,9 @@ class FaceFormer(Animator):
         elif audio_encoder == "logmel":
             encoder = LogMelAudioEncoder(**enc_kwargs)
         else:
-            raise ValueError(f"FaceFormer: audio_encoder must be 'wav2vec2' or 'logmel', got {audio_encoder!r}")
+            raise ValueError(
+                f"FaceFormer: audio_encoder must be 'wav2vec2' or 'logmel', got {audio_encoder!r}"
+            )
         self.audio_encoder = encoder
         self.audio_frames_per_motion_frame = encoder.audio_frames_per_motion_frame
 
@@ -171,7 +175,9 @@ class FaceFormer(Animator):
         return self.transformer_decoder(tokens, memory, tgt_mask=tgt_mask, memory_mask=mem_mask)
 
     # ------------------------------------------------------------------ decoding paths
-    def decode_teacher_forced(self, memory: Tensor, style_emb: Tensor, template: Tensor, target: Tensor) -> Tensor:
+    def decode_teacher_forced(
+        self, memory: Tensor, style_emb: Tensor, template: Tensor, target: Tensor
+    ) -> Tensor:
         """Teacher forcing: inputs ``[template, GT_1 … GT_{T−1}] − template`` → offsets ``(B, T, V·3)``."""
         tpl = template.unsqueeze(1)
         inputs = torch.cat([tpl, target[:, :-1]], dim=1) - tpl
@@ -281,12 +287,18 @@ class FaceFormer(Animator):
         if mismatched:
             hint = ""
             if any(m.startswith("obj_vector.weight") for m in mismatched):
-                hint = " (obj_vector: build the model with num_styles = the checkpoint's number of training subjects)"
-            raise ValueError(f"{path}: shape mismatch for {len(mismatched)} keys{hint}: " + "; ".join(mismatched[:10]))
+                hint = (
+                    " (obj_vector: build the model with num_styles = the checkpoint's number of "
+                    "training subjects)"
+                )
+            raise ValueError(
+                f"{path}: shape mismatch for {len(mismatched)} keys{hint}: " + "; ".join(mismatched[:10])
+            )
         result = self.load_state_dict(state, strict=False)
         if strict and (result.missing_keys or result.unexpected_keys):
             raise ValueError(
-                f"{path}: not a FaceFormer {self.dataset} checkpoint: missing keys {result.missing_keys[:10]} "
+                f"{path}: not a FaceFormer {self.dataset} checkpoint: "
+                f"missing keys {result.missing_keys[:10]} "
                 f"(total {len(result.missing_keys)}), unexpected keys {result.unexpected_keys[:10]} "
                 f"(total {len(result.unexpected_keys)})"
             )
