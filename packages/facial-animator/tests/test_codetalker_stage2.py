@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import torch
 import torch.nn.functional as F
-from facial_animator import AnimatorInput, get_animator
-from facial_animator.codetalker import CodeTalker, VQConfig, stage1_loss
+from facial_animator import Animator, AnimatorInput, get_animator
+from facial_animator.codetalker import CodeTalker, VQAutoEncoder, VQConfig, stage1_loss
+from facial_animator.testing import AnimatorConformance, synthetic_sequence
 
 
 @pytest.fixture(autouse=True)
@@ -325,3 +327,40 @@ def tiny_w2v():
         num_conv_pos_embeddings=16,
         num_conv_pos_embedding_groups=2,
     )
+
+
+class TestCodeTalkerConformance(AnimatorConformance):
+    animator_name = "codetalker"
+    config: ClassVar[dict[str, object]] = {
+        "num_vertices": 10,
+        "vq_config": TINY_VQ,
+        "feature_dim": 32,
+        "num_layers": 1,
+        "num_styles": 2,
+        "ffn_dim": 64,
+        "audio_encoder": "logmel",
+        "audio_encoder_kwargs": {"output_dim": 16},
+        "dropout": 0.0,
+    }
+    num_vertices = 10
+    num_styles = 2
+    fps = 30.0
+    _stage1: ClassVar[dict[str, torch.Tensor] | None] = None
+
+    def make_animator(self, seed: int = 0) -> Animator:
+        """Stage 2 presupposes a trained stage 1: fit the tiny VQ-autoencoder to the kit's sequence once."""
+        model = super().make_animator(seed)
+        cls = type(self)
+        if cls._stage1 is None:
+            torch.manual_seed(0)
+            vq = VQAutoEncoder(TINY_VQ)
+            _, template, target = synthetic_sequence(self.num_vertices, self.num_frames, self.num_samples)
+            opt = torch.optim.AdamW(vq.parameters(), lr=2e-3)
+            for _ in range(150):
+                loss, _ = stage1_loss(vq(target, template), target)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            cls._stage1 = vq.state_dict()
+        model.autoencoder.load_state_dict(cls._stage1)
+        return model

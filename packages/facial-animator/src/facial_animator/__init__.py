@@ -18,6 +18,9 @@ from .registry import (
 
 # Lazy built-ins provided by the CodeTalker and joint audio-text modules (imported on first use).
 _BUILTIN_ANIMATORS.setdefault("codetalker", "facial_animator.codetalker.predictor:CodeTalker")
+_BUILTIN_ANIMATORS.setdefault(
+    "joint_audio_text", "facial_animator.models.joint_audio_text:JointAudioTextAnimator"
+)
 
 __all__ = [
     "AUDIO_SAMPLE_RATE",
