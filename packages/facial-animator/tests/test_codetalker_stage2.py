@@ -364,3 +364,15 @@ class TestCodeTalkerConformance(AnimatorConformance):
             cls._stage1 = vq.state_dict()
         model.autoencoder.load_state_dict(cls._stage1)
         return model
+
+
+def test_style_interpolation_like_the_official_predict() -> None:
+    torch.manual_seed(0)
+    model = tiny_codetalker(num_layers=1).eval()
+    torch.nn.init.normal_(model.feat_map.weight, std=0.3)
+    audio, tpl = torch.randn(1, 6000), torch.randn(1, 10, 3)
+    a, b = model.predict(audio, tpl, 0), model.predict(audio, tpl, 2)
+    torch.testing.assert_close(model.predict(audio, tpl, 0, style2=2, style_weight=1.0), a)
+    torch.testing.assert_close(model.predict(audio, tpl, 0, style2=2, style_weight=0.0), b)
+    with pytest.raises(ValueError, match="both style2 and style_weight"):
+        model.predict(audio, tpl, 0, style2=2)

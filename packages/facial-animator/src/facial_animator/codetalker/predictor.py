@@ -221,8 +221,8 @@ class CodeTalker(Animator):
         feats = self.feat_map(hidden)
         return feats.reshape(feats.shape[0], -1, self.vq_config.zquant_dim)
 
-    def _decode_codes(self, quant: Tensor) -> Tensor:
-        """VQ-decode channels-first codes (B, C, T·H) → offsets (B, T, V·3), duplicating a 1-frame input."""
+    def _decode_step(self, quant: Tensor) -> Tensor:
+        """Step-time VQ decode (B, C, T·H) → (B, T, V·3); a 1-frame input is duplicated, frame 0 kept."""
         if quant.shape[2] == self.vq_config.face_quan_num:
             return self.autoencoder.decode(torch.cat([quant, quant], dim=-1))[:, :1]
         return self.autoencoder.decode(quant)
@@ -237,7 +237,7 @@ class CodeTalker(Animator):
         tokens = self.PPE(self.vertice_map(inputs) + style_emb.unsqueeze(1))
         feats = self._to_code_tokens(self._decode(tokens, memory))
         quant = self.autoencoder.quantize(feats).quantized
-        return self._decode_codes(quant), feats
+        return self.autoencoder.decode(quant), feats
 
     def decode_full_prefix(self, memory: Tensor, style_emb: Tensor, num_frames: int) -> Tensor:
         """Official inference loop (stage-2 decoder re-run over the whole prefix) → offsets (B, T, V·3)."""
@@ -247,10 +247,10 @@ class CodeTalker(Animator):
         for i in range(num_frames):
             feats = self._to_code_tokens(self._decode(self.PPE(emb), memory))
             quant = self.autoencoder.quantize(feats).quantized
-            decoded = self._decode_codes(quant)
+            decoded = self._decode_step(quant)
             if i != num_frames - 1:
                 emb = torch.cat([emb, self.vertice_map(decoded[:, -1:]) + style], dim=1)
-        return self._decode_codes(self.autoencoder.quantize(feats).quantized)
+        return self.autoencoder.decode(self.autoencoder.quantize(feats).quantized)
 
     def decode_cached(self, memory: Tensor, style_emb: Tensor, num_frames: int) -> Tensor:
         """Equivalent faster loop (see the module docstring) → offsets (B, T, V·3)."""
@@ -270,9 +270,9 @@ class CodeTalker(Animator):
             if i != num_frames - 1:
                 quant = torch.cat(codes, dim=-1)
                 # step 0: the duplicated single frame, frame 0 kept (as the official loop)
-                last = self._decode_codes(quant) if i == 0 else self.autoencoder.decode_last(quant)
+                last = self._decode_step(quant) if i == 0 else self.autoencoder.decode_last(quant)
                 token = self.vertice_map(last) + style
-        return self._decode_codes(torch.cat(codes, dim=-1))
+        return self.autoencoder.decode(torch.cat(codes, dim=-1))
 
     # ------------------------------------------------------------------ Animator API
     def forward(self, batch: AnimatorInput) -> AnimatorOutput:
@@ -306,9 +306,23 @@ class CodeTalker(Animator):
 
     @torch.no_grad()
     def predict(
-        self, audio: Tensor, template: Tensor, style: Tensor | int, *, use_cache: bool = True, **kwargs: Any
+        self,
+        audio: Tensor,
+        template: Tensor,
+        style: Tensor | int,
+        *,
+        use_cache: bool = True,
+        style2: Tensor | int | None = None,
+        style_weight: float | None = None,
+        **kwargs: Any,
     ) -> Tensor:
-        """Autoregressive inference → ``(B, T, V, 3)``; ``use_cache=False`` runs the official loop."""
+        """Autoregressive inference → ``(B, T, V, 3)``; ``use_cache=False`` runs the official loop.
+
+        Style interpolation (official ``one_hot2`` / ``weight_of_one_hot``): with ``style2`` and
+        ``style_weight`` = w the style vector is ``w · emb[style] + (1 − w) · emb[style2]``.
+        """
+        if (style2 is None) != (style_weight is None):
+            raise ValueError("CodeTalker.predict: pass both style2 and style_weight, or neither")
         batch = self.make_input(audio, template, style, **kwargs)
         self.validate_input(batch)
         was_training = self.training
@@ -320,6 +334,11 @@ class CodeTalker(Animator):
             if num_frames == 0:
                 raise ValueError(f"audio of {batch.audio.shape[1]} samples yields no motion frame")
             style_emb = self.style_embedding(batch.style)
+            if style2 is not None and style_weight is not None:
+                other = torch.as_tensor(style2, device=batch.style.device).expand_as(batch.style)
+                if ((other < 0) | (other >= self.num_styles)).any():
+                    raise ValueError(f"style2 {other.tolist()} is outside [0, {self.num_styles})")
+                style_emb = style_weight * style_emb + (1.0 - style_weight) * self.style_embedding(other)
             decode = self.decode_cached if use_cache else self.decode_full_prefix
             offsets = decode(memory, style_emb, num_frames)
             pred = offsets + batch.template.reshape(b, 1, -1)
