@@ -1,0 +1,1 @@
+"""Animator models (imported lazily through the registry)."""
