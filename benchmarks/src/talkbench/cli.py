@@ -1,0 +1,191 @@
+"""Command line: ``talkbench <group> <command>``.
+
+Groups are Typer sub-applications registered on :data:`app`; this module holds the ``data`` group
+(``synth``, ``convert-vocaset``, ``align``, ``info``, ``probe``). Other groups (train, eval, run,
+render, leaderboard) register themselves the same way with ``app.add_typer``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .progress import progress_enabled
+
+__all__ = ["app", "data_app", "main"]
+
+app = typer.Typer(help="talkbench: speech-driven 3D facial animation benchmark.", no_args_is_help=True, add_completion=False)
+data_app = typer.Typer(help="Prepare and inspect datasets (VOCASET, BIWI, the synthetic corpus).", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+_PROTOCOLS = ("vocaset", "biwi-test-a", "biwi-test-b", "synth")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    raise typer.Exit(code=1)
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Path = typer.Argument(..., help="output folder (created)"),
+    seed: int = typer.Option(0, help="corpus seed; the same seed gives identical files"),
+    size: str = typer.Option("default", help="tiny | smoke | default"),
+    sentences: Optional[int] = typer.Option(None, help="override: sentences per speaker"),
+    pool: Optional[int] = typer.Option(None, help="override: pool utterances per pool speaker"),
+    figures: Optional[Path] = typer.Option(None, help="also write PNG figures of the face to this folder"),
+) -> None:
+    """Generate the synthetic talking-face corpus."""
+    import time
+
+    from .datasets.synth.corpus import SIZES, CorpusSize, generate_corpus
+
+    if size not in SIZES:
+        _fail(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+    chosen = SIZES[size]
+    if sentences is not None or pool is not None:
+        chosen = CorpusSize(sentences or chosen.sentences_per_speaker, pool if pool is not None else chosen.pool_per_speaker)
+    t0 = time.perf_counter()
+    manifest = generate_corpus(out, seed=seed, size=chosen if chosen != SIZES[size] else size, progress=progress_enabled())
+    elapsed = time.perf_counter() - t0
+    if figures is not None:
+        from .datasets.synth.figures import save_expression_figure, save_template_figure, save_viseme_figure
+
+        figures.mkdir(parents=True, exist_ok=True)
+        save_template_figure(figures / "synth_template.png")
+        save_viseme_figure(figures / "synth_visemes.png")
+        save_expression_figure(figures / "synth_moods.png")
+    seqs, pool_seqs = manifest["sequences"], manifest["pool"]
+    hours = sum(e["duration_s"] for e in seqs + pool_seqs) / 3600
+    typer.echo(
+        f"wrote {len(seqs)} sequences + {len(pool_seqs)} pool utterances ({hours * 60:.1f} min of speech) "
+        f"to {out} in {elapsed:.1f} s"
+    )
+
+
+@data_app.command("convert-vocaset")
+def data_convert_vocaset(
+    raw: Path = typer.Argument(..., help="folder with data_verts.npy, subj_seq_to_idx.pkl, raw_audio_fixed.pkl, templates.pkl"),
+    out: Path = typer.Argument(..., help="output folder for vertices_npy/, wav/, templates.pkl"),
+) -> None:
+    """Convert the raw VOCASET release to the processed layout."""
+    from .datasets.checks import DataError
+    from .datasets.vocaset import convert_vocaset
+
+    try:
+        n = convert_vocaset(raw, out, progress=progress_enabled())
+    except (DataError, FileNotFoundError, ValueError) as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {n} sequences to {out}")
+
+
+@data_app.command("align")
+def data_align(
+    root: Path = typer.Argument(..., help="processed-layout folder (wav/ is aligned)"),
+    transcripts: Path = typer.Option(..., help="transcript file (shared) or folder of <subject>.txt, one line per sentence"),
+    force: bool = typer.Option(False, help="recompute alignments even when the cache is current"),
+) -> None:
+    """Forced-align every wav of a dataset to its transcript (pocketsphinx); caches alignments/<name>.json."""
+    from tqdm import tqdm
+
+    from .datasets.alignment import Aligner, AlignmentError, align_file
+    from .datasets.transcripts import TranscriptSource
+
+    wavs = sorted((root / "wav").glob("*.wav"))
+    if not wavs:
+        _fail(f"{root / 'wav'}: no .wav files")
+    source = TranscriptSource(transcripts)
+    aligner = Aligner()
+    done, skipped = 0, []
+    for wav in tqdm(wavs, desc="align", disable=not progress_enabled()):
+        m = re.match(r"^(?P<subject>.+)_(?P<sentence>[A-Za-z]*\d+)$", wav.stem)
+        if not m:
+            skipped.append(f"{wav.name} (name is not <subject>_<sentence>)")
+            continue
+        text = source.get(m["subject"], m["sentence"])
+        if text is None:
+            skipped.append(f"{wav.name} (blank transcript line)")
+            continue
+        cache = root / "alignments" / f"{wav.stem}.json"
+        if force and cache.exists():
+            cache.unlink()
+        try:
+            align_file(wav, text, cache, aligner)
+        except AlignmentError as exc:
+            skipped.append(f"{wav.name} ({exc})")
+            continue
+        done += 1
+    typer.echo(f"aligned {done} of {len(wavs)} files into {root / 'alignments'}")
+    for line in skipped:
+        typer.echo(f"  not aligned: {line}")
+
+
+@data_app.command("info")
+def data_info(
+    root: Path = typer.Argument(..., help="dataset folder"),
+    protocol: str = typer.Option("synth", help="vocaset | biwi-test-a | biwi-test-b | synth"),
+    check: bool = typer.Option(False, help="load every sequence and report the first bad file"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+) -> None:
+    """Summarise a dataset's splits (sequences, frames, duration, missing sequences)."""
+    from tqdm import tqdm
+
+    from .datasets import biwi_dataset, synth_dataset, vocaset_dataset
+    from .datasets.checks import DataError
+
+    if protocol not in _PROTOCOLS:
+        _fail(f"unknown protocol {protocol!r}; choose one of {', '.join(_PROTOCOLS)}")
+    splits = ["train", "val", "test"] + (["pool"] if protocol == "synth" else [])
+    report = {}
+    for split in splits:
+        try:
+            if protocol == "synth":
+                ds = synth_dataset(root, split)
+            elif protocol == "vocaset":
+                ds = vocaset_dataset(root, split)
+            else:
+                ds = biwi_dataset(root, split, test_set=protocol[-1].upper())
+            entry = {"sequences": len(ds), "subjects": sorted({s for s, _, _ in ds.items}), "missing": len(ds.missing)}
+            if check:
+                frames = seconds = 0.0
+                for i in tqdm(range(len(ds)), desc=f"check {split}", disable=not progress_enabled()):
+                    s = ds[i]
+                    frames += s.num_frames
+                    seconds += s.duration_s
+                entry.update(frames=int(frames), minutes=round(seconds / 60, 2))
+        except (DataError, FileNotFoundError, ValueError, OSError) as exc:
+            _fail(str(exc))
+        report[split] = entry
+    if as_json:
+        typer.echo(json.dumps(report, indent=1))
+        return
+    for split, e in report.items():
+        extra = f", {e['frames']} frames, {e['minutes']} min" if "frames" in e else ""
+        typer.echo(f"{split:6s} {e['sequences']:5d} sequences, {len(e['subjects'])} subjects, {e['missing']} missing{extra}")
+
+
+@data_app.command("probe")
+def data_probe(
+    root: Path = typer.Argument(..., help="synthetic corpus folder"),
+    align_limit: int = typer.Option(40, help="utterances of the test split to force-align (0: skip)"),
+) -> None:
+    """Signal probes of a synthetic corpus (alignment agreement, audio→lips, text→upper face)."""
+    from .datasets.synth.probes import alignment_agreement, lip_opening_probe, upper_face_probe
+
+    result = {"lip_opening": lip_opening_probe(root), "upper_face": upper_face_probe(root)}
+    if align_limit:
+        result["alignment"] = alignment_agreement(root, "test", limit=align_limit)
+    typer.echo(json.dumps(result, indent=1))
+
+
+def main() -> None:
+    """Console-script entry point (``talkbench``)."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

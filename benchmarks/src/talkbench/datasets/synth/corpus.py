@@ -1,0 +1,245 @@
+"""Generation of the synthetic talking-face corpus ``synth`` (deterministic from a seed).
+
+Layout written under ``root`` (the processed VOCASET layout plus what the corpus knows exactly)::
+
+    corpus.json                          manifest: seed, sizes, speakers (voice + style), sequences
+    templates.pkl                        dict speaker -> (V, 3) float32 neutral face (plain pickle)
+    faces.npy, synth-face-v1.ply         the topology
+    masks/lips.txt, masks/upper_face.txt vertex ids (comma separated, 0-based), masks/masks.json (hashes)
+    vertices_npy/<spk>_sNNN.npy          (T, V*3) float32, 30 fps, metres
+    wav/<spk>_sNNN.wav                   16 kHz mono PCM-16
+    alignments/<spk>_sNNN.json           word and ARPAbet phone timings from the synthesiser's events
+    params/<spk>_sNNN.npy                (T, 13) rig-channel values (see rig.CHANNELS)
+    transcripts/<spk>.txt                one line per sentence number
+    pool/...                             the same layout for the lip-reader pool (``<spk>_pNNN``)
+
+Speakers ``synth01``–``synth12``: train 01–08, val 09–10, test 11–12 (protocol ``synth`` of
+facial-metrics). The pool re-uses the training speakers 01–08 with fresh sentences, so the
+validation and test speakers stay unseen by every trained component.
+
+Every random draw comes from ``numpy.random.default_rng([seed, ...])`` keyed by what it decides
+(speaker, sequence, pool or not), so a sequence does not depend on the corpus size or order.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..audio_io import write_wav
+from ..processed import save_alignment
+from ..sample import AUDIO_RATE
+from .coarticulation import CoarticulationStyle
+from .face import TOPOLOGY, build_face, identity_shape
+from .grammar import sample_sentence
+from .motion import SpeakerStyle, utterance_params
+from .rig import CHANNELS, build_rig
+from .speech import Voice, synthesize_sentence
+
+__all__ = ["CORPUS_VERSION", "FPS", "SIZES", "CorpusSize", "SpeakerSpec", "generate_corpus", "speakers"]
+
+CORPUS_VERSION = 1
+FPS = 30.0
+NUM_SPEAKERS = 12
+POOL_SPEAKERS = tuple(f"synth{i:02d}" for i in range(1, 9))
+_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
+
+
+@dataclass(frozen=True)
+class CorpusSize:
+    """Sentences per speaker in the train/val/test sequences, and per pool speaker in the pool."""
+
+    sentences_per_speaker: int
+    pool_per_speaker: int
+
+
+#: ``tiny`` for unit tests, ``smoke`` for CI, ``default`` for the main job.
+SIZES: dict[str, CorpusSize] = {
+    "tiny": CorpusSize(1, 1),
+    "smoke": CorpusSize(4, 4),
+    "default": CorpusSize(30, 40),
+}
+
+
+@dataclass(frozen=True)
+class SpeakerSpec:
+    """A synthetic speaker: eSpeak voice and articulation / expression style."""
+
+    name: str
+    split: str
+    voice: Voice
+    style: SpeakerStyle
+
+
+def _split_of(index: int) -> str:
+    return "train" if index <= 8 else ("val" if index <= 10 else "test")
+
+
+def speakers(seed: int) -> list[SpeakerSpec]:
+    """The 12 speakers of the corpus for ``seed``: voice variant, rate, pitch and style."""
+    order = np.random.default_rng([seed, 0]).permutation(len(_VARIANTS))
+    out = []
+    for i in range(1, NUM_SPEAKERS + 1):
+        rng = np.random.default_rng([seed, 1, i])
+        voice = Voice(
+            name=f"en-us+{_VARIANTS[order[i - 1]]}",
+            rate=int(rng.integers(150, 196)),
+            pitch=int(rng.integers(35, 66)),
+            pitch_range=int(rng.integers(30, 71)),
+        )
+        coart = CoarticulationStyle(
+            theta_anticipatory=float(rng.uniform(16, 30)),
+            theta_carryover=float(rng.uniform(20, 34)),
+            gains=tuple(float(g) for g in rng.uniform(0.75, 1.25, size=6)),
+            lead_s=float(rng.uniform(0.0, 0.04)),
+        )
+        style = SpeakerStyle(coart, expressivity=float(rng.uniform(0.7, 1.3)), blink_rate=float(rng.uniform(0.2, 0.5)))
+        out.append(SpeakerSpec(name=f"synth{i:02d}", split=_split_of(i), voice=voice, style=style))
+    return out
+
+
+def _write_layout_dirs(root: Path) -> None:
+    for sub in ("vertices_npy", "wav", "alignments", "params", "transcripts"):
+        (root / sub).mkdir(parents=True, exist_ok=True)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.stem + ".tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def _make_sequence(root: Path, spk: SpeakerSpec, template: np.ndarray, sentence_id: str, rng: np.random.Generator) -> dict[str, Any]:
+    sentence = sample_sentence(rng)
+    utt = synthesize_sentence(sentence, spk.voice)
+    num_frames = int(np.floor(utt.audio.shape[0] * FPS / AUDIO_RATE))
+    params = utterance_params(utt.phones, sentence.mood, num_frames, FPS, spk.style, rng)
+    verts = build_rig().apply(template, params)
+    name = f"{spk.name}_{sentence_id}"
+    _save_npy(root / "vertices_npy" / f"{name}.npy", verts.reshape(num_frames, -1).astype(np.float32))
+    _save_npy(root / "params" / f"{name}.npy", params)
+    write_wav(root / "wav" / f"{name}.wav", utt.audio)
+    save_alignment(
+        root / "alignments" / f"{name}.json",
+        utt.words,
+        utt.phones,
+        transcript=sentence.text,
+        source="espeak-ng synthesiser events",
+        espeak_phonemes=[list(p) for p in utt.espeak_phonemes],
+    )
+    return {
+        "name": name,
+        "subject": spk.name,
+        "sentence": sentence_id,
+        "split": spk.split,
+        "mood": sentence.mood,
+        "transcript": sentence.text,
+        "num_frames": num_frames,
+        "duration_s": round(utt.duration_s, 4),
+    }
+
+
+def _write_masks(root: Path, face_regions: dict[str, np.ndarray]) -> dict[str, Any]:
+    from facial_metrics import RegionMask
+
+    (root / "masks").mkdir(exist_ok=True)
+    meta: dict[str, Any] = {}
+    for name, idx in face_regions.items():
+        mask = RegionMask.from_indices(name, TOPOLOGY, idx)
+        (root / "masks" / f"{name}.txt").write_text(",".join(str(int(i)) for i in mask.indices) + "\n", encoding="utf-8")
+        meta[name] = {"topology": TOPOLOGY, "file": f"{name}.txt", "count": len(mask), "sha256": mask.sha256}
+    (root / "masks" / "masks.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return meta
+
+
+def generate_corpus(
+    root: str | os.PathLike[str],
+    seed: int = 0,
+    size: str | CorpusSize = "default",
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Generate the corpus under ``root`` and return its manifest (also written to ``corpus.json``)."""
+    from tqdm import tqdm
+
+    sz = SIZES[size] if isinstance(size, str) else size
+    out = Path(root)
+    pool = out / "pool"
+    _write_layout_dirs(out)
+    _write_layout_dirs(pool)
+    face = build_face()
+    spks = speakers(seed)
+    templates = {s.name: identity_shape(face, np.random.default_rng([seed, 2, i + 1])) for i, s in enumerate(spks)}
+    with open(out / "templates.pkl", "wb") as fh:
+        pickle.dump(templates, fh, protocol=2)
+    with open(pool / "templates.pkl", "wb") as fh:
+        pickle.dump({k: templates[k] for k in POOL_SPEAKERS}, fh, protocol=2)
+    np.save(out / "faces.npy", face.faces)
+    _export_ply(out / f"{TOPOLOGY}.ply", face.vertices, face.faces)
+    masks = _write_masks(out, {"lips": face.region("lips"), "upper_face": face.region("upper_face")})
+
+    jobs: list[tuple[Path, SpeakerSpec, str, list[int]]] = []
+    for i, spk in enumerate(spks, start=1):
+        for n in range(1, sz.sentences_per_speaker + 1):
+            jobs.append((out, spk, f"s{n:03d}", [seed, 3, i, n]))
+    for i, spk in enumerate(spks, start=1):
+        if spk.name in POOL_SPEAKERS:
+            for n in range(1, sz.pool_per_speaker + 1):
+                jobs.append((pool, spk, f"p{n:03d}", [seed, 4, i, n]))
+    sequences: list[dict[str, Any]] = []
+    pool_sequences: list[dict[str, Any]] = []
+    for where, spk, sid, key in tqdm(jobs, desc="synth corpus", disable=not progress):
+        entry = _make_sequence(where, spk, templates[spk.name], sid, np.random.default_rng(key))
+        if where == pool:
+            entry["split"] = "pool"
+            pool_sequences.append(entry)
+        else:
+            sequences.append(entry)
+    for where, entries in ((out, sequences), (pool, pool_sequences)):
+        by_spk: dict[str, list[str]] = {}
+        for e in entries:
+            by_spk.setdefault(e["subject"], []).append(e["transcript"])
+        for name, lines in by_spk.items():
+            (where / "transcripts" / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    manifest = {
+        "corpus": "synth",
+        "version": CORPUS_VERSION,
+        "seed": seed,
+        "size": asdict(sz) | {"name": size if isinstance(size, str) else "custom"},
+        "topology": TOPOLOGY,
+        "num_vertices": face.num_vertices,
+        "num_faces": int(face.faces.shape[0]),
+        "fps": FPS,
+        "audio_rate": AUDIO_RATE,
+        "units": "metres",
+        "channels": list(CHANNELS),
+        "masks": masks,
+        "pool_speakers": list(POOL_SPEAKERS),
+        "speakers": [
+            {"name": s.name, "split": s.split, "voice": asdict(s.voice), "style": asdict(s.style)} for s in spks
+        ],
+        "sequences": sequences,
+        "pool": pool_sequences,
+    }
+    tmp = out / "corpus.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+    os.replace(tmp, out / "corpus.json")
+    return manifest
+
+
+def _export_ply(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
+    """ASCII PLY (vertices + triangles) readable by trimesh, MeshLab, Blender."""
+    lines = [
+        "ply", "format ascii 1.0", f"comment {TOPOLOGY}", f"element vertex {len(vertices)}",
+        "property float x", "property float y", "property float z", f"element face {len(faces)}",
+        "property list uchar int vertex_indices", "end_header",
+    ]
+    lines += [f"{x:.7f} {y:.7f} {z:.7f}" for x, y, z in vertices]
+    lines += [f"3 {a} {b} {c}" for a, b, c in faces]
+    path.write_text("\n".join(lines) + "\n", encoding="ascii")

@@ -1,0 +1,87 @@
+"""Reading the synthetic corpus: splits of protocol ``synth``, the lip-reader pool, and its masks."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from facial_metrics import RegionMask
+
+from ..checks import DataError
+from ..processed import ProcessedDataset
+from ..splits import SplitSpec, split_spec
+from .face import TOPOLOGY
+
+__all__ = ["load_manifest", "load_synth_masks", "synth_dataset"]
+
+
+def load_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """``corpus.json`` of a generated corpus."""
+    p = Path(root) / "corpus.json"
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: not found; generate the corpus with `talkbench data synth {Path(root)}`")
+    try:
+        manifest = json.loads(p.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DataError(f"{p}: not valid JSON ({exc})") from exc
+    if manifest.get("corpus") != "synth" or manifest.get("topology") != TOPOLOGY:
+        raise DataError(f"{p}: not a synth corpus manifest (corpus={manifest.get('corpus')!r}, topology={manifest.get('topology')!r})")
+    return manifest
+
+
+def _register_topology(num_vertices: int) -> None:
+    try:
+        from facial_metrics.masks import register_topology
+    except ImportError:  # older facial-metrics: masks are then checked by index range only
+        return
+    register_topology(TOPOLOGY, num_vertices)
+
+
+def load_synth_masks(root: str | os.PathLike[str]) -> dict[str, RegionMask]:
+    """The ``lips`` and ``upper_face`` masks shipped with a corpus, checked against ``masks/masks.json``."""
+    mdir = Path(root) / "masks"
+    meta_path = mdir / "masks.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path}: not found")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    masks: dict[str, RegionMask] = {}
+    for name, info in meta.items():
+        f = mdir / info["file"]
+        if not f.is_file():
+            raise FileNotFoundError(f"{f}: mask index file missing")
+        try:
+            idx = np.array([int(t) for t in f.read_text(encoding="utf-8").replace("\n", ",").split(",") if t.strip()])
+        except ValueError as exc:
+            raise DataError(f"{f}: not a comma-separated list of vertex ids ({exc})") from exc
+        mask = RegionMask.from_indices(name, info["topology"], idx)
+        if mask.sha256 != info["sha256"]:
+            raise DataError(f"{f}: indices hash {mask.sha256} differs from {meta_path} ({info['sha256']})")
+        masks[name] = mask
+    return masks
+
+
+def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
+    """A split (``"train"``, ``"val"``, ``"test"``) of the corpus, or ``"pool"`` (lip-reader pool).
+
+    Samples carry the transcript, the synthesiser's word/phone alignments, the faces and
+    ``attributes={"mood": ...}``.
+    """
+    root = Path(root)
+    manifest = load_manifest(root)
+    _register_topology(int(manifest["num_vertices"]))
+    faces = np.load(root / "faces.npy", allow_pickle=False)
+    if split == "pool":
+        base = split_spec("synth", "train")
+        spec = SplitSpec(
+            protocol="synth", split="pool", subjects=tuple(manifest["pool_speakers"]), sentences=None,
+            fps=base.fps, gt_stride=1, topology=base.topology, train_subjects=base.train_subjects, sentence_format=None,
+        )
+        data_root, entries = root / "pool", manifest["pool"]
+    else:
+        spec = split_spec("synth", split)
+        data_root, entries = root, manifest["sequences"]
+    attributes = {e["name"]: {"mood": e["mood"]} for e in entries}
+    return ProcessedDataset(data_root, spec, faces=faces, transcripts=data_root / "transcripts", attributes=attributes)
