@@ -20,11 +20,13 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from facial_metrics import FDD_VARIANTS, LVE_VARIANTS, list_viseme_maps
 from facial_metrics.protocols import get_protocol, list_protocols
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "METRIC_NAMES",
+    "METRIC_VARIANTS",
     "REQUIRED_PACKAGES",
     "RUN_ID_PATTERN",
     "SCHEMA_VERSION",
@@ -43,6 +45,7 @@ __all__ = [
     "RowKind",
     "RunKind",
     "RunResult",
+    "check_variant",
     "seed_mean_std",
 ]
 
@@ -82,6 +85,37 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+#: variant ids per metric (VER: ``"<viseme map>:<phone source>:<aggregate>"``, checked separately)
+METRIC_VARIANTS: dict[str, tuple[str, ...]] = {
+    "lve": LVE_VARIANTS,
+    "fdd": FDD_VARIANTS,
+    "mve": ("l2",),
+    "cer": ("utterance", "corpus"),
+    "wer": ("utterance", "corpus"),
+}
+
+
+def check_variant(metric: str, variant: str) -> None:
+    """Raise ``ValueError`` unless ``variant`` is a known variant id of ``metric``."""
+    if metric == "ver":
+        parts = variant.split(":")
+        maps = list_viseme_maps()
+        if (
+            len(parts) != 3
+            or parts[0] not in maps
+            or parts[1] not in ("cmudict", "espeak")
+            or parts[2] not in ("utterance", "corpus")
+        ):
+            raise ValueError(
+                f"ver variant {variant!r} is not '<map>:<phone source>:<aggregate>' with map in {maps}, "
+                "source in ['cmudict', 'espeak'], aggregate in ['utterance', 'corpus']"
+            )
+        return
+    known = METRIC_VARIANTS[metric]
+    if variant not in known:
+        raise ValueError(f"{metric} variant {variant!r} is unknown; known: {list(known)}")
 
 
 def seed_mean_std(per_seed: list[float]) -> tuple[float, float]:
@@ -272,6 +306,7 @@ class RunResult(_Model):
                 raise ValueError(
                     f"metric {name}: {len(m.per_seed)} per_seed values for {len(self.seeds)} seeds"
                 )
+            check_variant(name, m.variant)
             expected = float(proto.report_scales[name])
             if not math.isclose(m.report_scale, expected, rel_tol=1e-12):
                 raise ValueError(
