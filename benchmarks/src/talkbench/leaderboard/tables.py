@@ -107,7 +107,7 @@ def _reported_rows(reported: list[ReportedNumber], columns: list[dict[str, Any]]
     for e in reported:
         by_method[e.method].append(e)
     rows = []
-    for method in sorted(by_method):
+    for method in by_method:  # the order of the reported file (the papers' table order)
         cells, sources = {}, []
         for e in sorted(by_method[method], key=lambda e: METRIC_NAMES.index(e.metric)):
             note = "" if e.variant == variants[e.metric] else f" [{e.variant}]"
@@ -133,6 +133,10 @@ def _reported_rows(reported: list[ReportedNumber], columns: list[dict[str, Any]]
 
 
 def _mark_best(rows: list[dict[str, Any]], columns: list[dict[str, Any]]) -> None:
+    """Flag the best method value of each column (``cell["best"]``); other rows never count."""
+    for r in rows:
+        for cell in r["cells"].values():
+            cell["best"] = False
     for col in columns:
         name = col["metric"]
         values = [r["cells"][name]["mean"] for r in rows if r["kind"] == "method" and name in r["cells"]]
