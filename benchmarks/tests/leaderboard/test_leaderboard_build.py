@@ -198,11 +198,15 @@ def test_invalid_results_are_rejected(tmp_path, results_root, fx, setup, fragmen
         text = (run / "result.json").read_text(encoding="utf-8")
         (run / "result.json").write_text(text.replace('"wall_time_s": 12.5', '"wall_time_s": NaN'))
     elif setup == "dataset_hash":
-        fx.write_run(results_root, "x", animator="X", edit=lambda d: d["dataset"].update(content_sha256="b" * 64))
+        fx.write_run(
+            results_root, "x", animator="X", edit=lambda d: d["dataset"].update(content_sha256="b" * 64)
+        )
     elif setup == "reader":
         fx.write_run(results_root, "x", animator="X", edit=lambda d: d["reader"].update(id="other-reader"))
     elif setup == "variant":
-        fx.write_run(results_root, "x", animator="X", edit=lambda d: d["metrics"]["lve"].update(variant="max_l2"))
+        fx.write_run(
+            results_root, "x", animator="X", edit=lambda d: d["metrics"]["lve"].update(variant="max_l2")
+        )
     elif setup == "duplicate":
         fx.write_run(results_root, "again", level=2.0)
     elif setup == "tampered":
@@ -262,7 +266,7 @@ def test_reported_numbers_file_is_validated():
     bad = {"description": "x", "entries": [
         {"protocol": "vocaset", "method": "A", "metric": "lve", "value": 1.0, "report_scale": 1e-4,
          "variant": "max_sq", "source": "s", "verification": "[paper]"}]}
-    with pytest.raises(ValueError, match="report_scale 0.0001 is not protocol 'vocaset'"):
+    with pytest.raises(ValueError, match=r"report_scale 0\.0001 is not protocol 'vocaset'"):
         load_reported(json.dumps(bad))
 
 
