@@ -107,7 +107,7 @@ def result_dict(
     *,
     protocol: str = "synth",
     kind: str = "method",
-    animator: str = "FaceFormer",
+    animator: str = "fixture-animator",
     guidance: dict[str, bool] | None = None,
     seeds: tuple[int, ...] = (0, 1),
 ) -> dict[str, Any]:
@@ -170,17 +170,17 @@ def write_run(
 
 
 def write_grid(root: Path, evil_name: str | None = None) -> Path:
-    """A small synth grid: ground truth, template, FaceFormer and CodeTalker with and without AV guidance.
+    """A small synth grid: ground truth, template, fixture-B and fixture-A with and without AV guidance.
 
     Levels (LVE multipliers) and transcript errors are chosen so that each sort order is known:
-    ground truth 0 < CodeTalker+AV 0.8 < CodeTalker 0.9 < FaceFormer+AV 1.1 < FaceFormer 1.3 < template 3.
+    ground truth 0 < fixture-A+AV 0.8 < fixture-A 0.9 < fixture-B+AV 1.1 < fixture-B 1.3 < template 3.
     """
     write_run(root, "gt", level=0.0, n_wrong=0, kind="ground truth", animator="ground truth")
     write_run(root, "template", level=3.0, n_wrong=5, kind="template", animator="template")
-    write_run(root, "ff-base", level=1.3, n_wrong=3, animator="FaceFormer", video=b"not a real video")
-    write_run(root, "ff-av", level=1.1, n_wrong=1, animator="FaceFormer", guidance={"av": True})
-    write_run(root, "ct-base", level=0.9, n_wrong=2, animator="CodeTalker")
-    write_run(root, "ct-av", level=0.8, n_wrong=2, animator="CodeTalker", guidance={"av": True})
+    write_run(root, "b-base", level=1.3, n_wrong=3, animator="fixture-B", video=b"not a real video")
+    write_run(root, "b-av", level=1.1, n_wrong=1, animator="fixture-B", guidance={"av": True})
+    write_run(root, "a-base", level=0.9, n_wrong=2, animator="fixture-A")
+    write_run(root, "a-av", level=0.8, n_wrong=2, animator="fixture-A", guidance={"av": True})
     if evil_name is not None:
         write_run(root, "evil", level=2.0, n_wrong=4, animator=evil_name)
     return root

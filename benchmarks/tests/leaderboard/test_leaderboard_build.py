@@ -68,22 +68,22 @@ def test_build_grid_tables_links_and_plots(tmp_path, results_root, fx):
     fx.write_grid(results_root)
     out = tmp_path / "site"
     summary = build_site(results_root, out)
-    assert summary.n_runs == 6 and summary.protocols == ("biwi-test-a", "synth", "vocaset")
+    assert summary.n_runs == 6 and summary.protocols == ("synth", "biwi-test-a", "vocaset")
     html = (out / "index.html").read_text(encoding="utf-8")
 
     rows = table_rows(html, "runs-synth")
     assert [r[0] for r in rows] == [
-        "ground truth", "CodeTalker", "CodeTalker", "FaceFormer", "FaceFormer", "template"
+        "ground truth", "fixture-A", "fixture-A", "fixture-B", "fixture-B", "template"
     ]
     assert [r[2] for r in rows] == ["baseline", "baseline", "+AV", "baseline", "+AV", "baseline"]
-    # FaceFormer baseline LVE by hand: level 1.3, seed s: 1.3 * (20*1 + 30*1.1 + 40*1.2 + 90*0.05*s) / 90
+    # fixture-B baseline LVE by hand: level 1.3, seed s: 1.3 * (20*1 + 30*1.1 + 40*1.2 + 90*0.05*s) / 90
     per_seed = [1.3 * (20 + 33 + 48 + 90 * 0.05 * s) / 90 for s in (0, 1)]
     want = f"{np.mean(per_seed):.3f} ± {np.std(per_seed, ddof=1):.3f}"
     assert rows[3][4] == want
     assert "LVE ×10⁻⁵ m² (max_sq)" in html and "CER % (utterance)" in html
 
     guidance = table_rows(html, "guidance-synth")
-    assert [(r[0], r[1]) for r in guidance] == [("CodeTalker", "+AV"), ("FaceFormer", "+AV")]
+    assert [(r[0], r[1]) for r in guidance] == [("fixture-A", "+AV"), ("fixture-B", "+AV")]
     ff_av = [1.1 * (20 + 33 + 48 + 90 * 0.05 * s) / 90 for s in (0, 1)]
     delta = np.mean(ff_av) - np.mean(per_seed)
     spread = np.hypot(np.std(ff_av, ddof=1), np.std(per_seed, ddof=1))
@@ -93,19 +93,20 @@ def test_build_grid_tables_links_and_plots(tmp_path, results_root, fx):
     biwi = table_rows(html, "runs-biwi-test-a")
     assert biwi[2][:2] == ["FaceFormer", "reported"]
     assert biwi[2][4:] == ["5.3077", "4.6408"]
-    assert "CodeTalker (CVPR 2023) Table 1" in biwi[2][3]
+    assert biwi[2][3] == "source"
+    assert "FaceFormer: LVE: CodeTalker (CVPR 2023) Table 1, BIWI-Test-A" in html
     assert len(table_rows(html, "runs-vocaset")) == 5
 
     assert (out / "plots/synth-lve-vs-cer.svg").read_bytes().startswith(b"<?xml")
     assert (out / "plots/synth-guidance.svg").is_file()
     assert 'src="plots/synth-lve-vs-cer.svg"' in html
-    assert (out / "runs/synth/ff-base/config.yaml").read_bytes() == (
-        results_root / "synth/ff-base/config.yaml"
+    assert (out / "runs/synth/b-base/config.yaml").read_bytes() == (
+        results_root / "synth/b-base/config.yaml"
     ).read_bytes()
-    assert (out / "runs/synth/ff-base/sample.mp4").read_bytes() == b"not a real video"
-    assert 'src="runs/synth/ff-base/sample.mp4"' in html
+    assert (out / "runs/synth/b-base/sample.mp4").read_bytes() == b"not a real video"
+    assert 'src="runs/synth/b-base/sample.mp4"' in html
     data = json.loads((out / "data/leaderboard.json").read_text(encoding="utf-8"))
-    assert [t["protocol"] for t in data["tables"]] == ["biwi-test-a", "synth", "vocaset"]
+    assert [t["protocol"] for t in data["tables"]] == ["synth", "biwi-test-a", "vocaset"]
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
 
 
@@ -178,7 +179,7 @@ def test_protocol_mixing_is_rejected(tmp_path, results_root, fx):
         ("dataset_hash", ["runs differ in dataset content hash"]),
         ("reader", ["runs differ in evaluation reader"]),
         ("variant", ["runs differ in lve variant/unit/report scale"]),
-        ("duplicate", ["are the same row", "'FaceFormer'"]),
+        ("duplicate", ["are the same row", "'fixture-animator'"]),
         ("tampered", ["does not match per_sample.jsonl: cer: seed 0 stores"]),
         ("stray_file", ["notes.txt: unexpected file"]),
     ],

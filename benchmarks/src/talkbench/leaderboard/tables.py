@@ -205,8 +205,11 @@ def _provenance(runs: list[RunEntry]) -> dict[str, Any]:
 def build_tables(
     runs_by_protocol: dict[str, list[RunEntry]], reported: list[ReportedNumber]
 ) -> list[dict[str, Any]]:
-    """One dict per protocol (sorted by id) with its columns, result rows, guidance rows, provenance."""
-    protocols = sorted(set(runs_by_protocol) | {e.protocol for e in reported})
+    """One dict per protocol with its columns, result rows, guidance rows and provenance.
+
+    Protocols with runs come first, then those with only reported numbers; each group sorted by id.
+    """
+    protocols = sorted(runs_by_protocol) + sorted({e.protocol for e in reported} - set(runs_by_protocol))
     tables = []
     for protocol in protocols:
         runs = runs_by_protocol.get(protocol, [])
