@@ -142,3 +142,27 @@ def test_rescore_uses_the_current_normaliser(fx):
     res = RunResult.model_validate(data)
     derived = rescore(res, [PerSampleRecord.model_validate(r) for r in records])
     assert derived["cer"] == [0.0] and derived["wer"] == [0.0]
+
+
+def test_rescore_ver_uses_the_variant_map_source_and_aggregate(fx):
+    from facial_metrics import VisemeTranscriber
+
+    data, records = _run(fx, seeds=(0,), n_wrong=1)
+    transcribe = VisemeTranscriber("spectre", "cmudict")
+    refs = [transcribe(r["reference"]) for r in records]
+    hyps = [transcribe(r["hypothesis"]) for r in records]
+    utterance = float(np.mean([jiwer.cer(r, h) for r, h in zip(refs, hyps)]))
+    data["metrics"]["ver"] = {
+        "value": utterance, "std": 0.0, "n": 3, "unit": "fraction", "variant": "spectre:cmudict:utterance",
+        "report_scale": 1e-2, "higher_is_better": False, "per_seed": [utterance],
+    }
+    res = RunResult.model_validate(data)
+    recs = [PerSampleRecord.model_validate(r) for r in records]
+    assert rescore(res, recs)["ver"] == pytest.approx([utterance], rel=1e-12)
+    assert utterance > 0
+    data["metrics"]["ver"]["variant"] = "spectre:cmudict:corpus"
+    corpus = rescore(RunResult.model_validate(data), recs)["ver"][0]
+    assert corpus == pytest.approx(jiwer.cer(refs, hyps), rel=1e-12)
+    data["metrics"]["ver"]["variant"] = "spectre:festival:utterance"
+    with pytest.raises(ValueError, match="ver variant 'spectre:festival:utterance'"):
+        RunResult.model_validate(data)

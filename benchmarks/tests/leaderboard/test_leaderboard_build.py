@@ -282,3 +282,13 @@ def test_format_scale(scale, unit, want):
 
 def test_column_header():
     assert column_header("lve", 1e-5, "m²", "max_sq") == "LVE ×10⁻⁵ m² (max_sq)"
+
+
+def test_empty_results_give_a_reported_only_site(tmp_path, results_root):
+    results_root.mkdir()
+    (results_root / "README.md").write_text("notes are allowed")
+    summary = build_site(results_root, tmp_path / "site")
+    assert summary.n_runs == 0 and summary.protocols == ("biwi-test-a", "vocaset")
+    html = (tmp_path / "site/index.html").read_text(encoding="utf-8")
+    assert "No reproduced runs under this protocol yet" in html
+    assert not (tmp_path / "site/plots").exists()
