@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from talkbench.results import (
     RunResult,
     atomic_write_text,
     collect_env,
+    git_state,
     load_env,
     load_per_sample,
     load_result,
@@ -162,6 +164,24 @@ def test_env_collection_and_round_trip(tmp_path):
     assert package_version("pytest") == pytest.__version__
     path = write_env(tmp_path / "env.json", env)
     assert load_env(path) == env
+    assert collect_env(cwd=tmp_path).git_sha is None  # not a git work tree
+
+
+def test_git_state_of_a_fresh_repository(tmp_path):
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    run = {"cwd": tmp_path, "check": True, "capture_output": True}
+    subprocess.run(["git", "init", "-q"], **run)
+    (tmp_path / "a.txt").write_text("1")
+    subprocess.run(["git", "add", "a.txt"], **run)
+    ident = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run(["git", *ident, "commit", "-qm", "c"], **run)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], text=True, **run).stdout.strip()
+    assert git_state(tmp_path) == (head, False)
+    (tmp_path / "a.txt").write_text("2")
+    assert git_state(tmp_path) == (head, True)
 
 
 def test_atomic_write_keeps_old_file_when_replace_fails(tmp_path, monkeypatch):

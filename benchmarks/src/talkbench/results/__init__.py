@@ -1,7 +1,7 @@
 """Run records: the ``result.json`` schema, per-sample JSONL, env.json, atomic I/O, cache keys, re-scoring."""
 
 from .cache import PROJECT_PACKAGES, code_version, run_cache_key, source_sha256
-from .env import NOT_INSTALLED, collect_env, collect_hardware, package_version, package_versions
+from .env import NOT_INSTALLED, collect_env, collect_hardware, git_state, package_version, package_versions
 from .io import (
     ResultFileError,
     atomic_write_bytes,
@@ -67,6 +67,7 @@ __all__ = [
     "collect_env",
     "collect_hardware",
     "dumps_json",
+    "git_state",
     "load_config",
     "load_env",
     "load_per_sample",

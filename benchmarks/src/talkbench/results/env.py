@@ -7,12 +7,20 @@ import importlib.util
 import os
 import platform
 import re
+import subprocess
 import sys
 from pathlib import Path
 
 from .schema import REQUIRED_PACKAGES, EnvInfo, Hardware
 
-__all__ = ["NOT_INSTALLED", "collect_env", "collect_hardware", "package_version", "package_versions"]
+__all__ = [
+    "NOT_INSTALLED",
+    "collect_env",
+    "collect_hardware",
+    "git_state",
+    "package_version",
+    "package_versions",
+]
 
 NOT_INSTALLED = "not installed"
 
@@ -85,8 +93,25 @@ def collect_hardware() -> Hardware:
     return Hardware(cpu=_cpu_model(), cores=os.cpu_count() or 1, gpu=_gpu_name())
 
 
-def collect_env() -> EnvInfo:
-    """Everything ``env.json`` records about the running interpreter and machine."""
+def git_state(cwd: Path | str | None = None) -> tuple[str | None, bool | None]:
+    """``(HEAD sha, has uncommitted changes)`` of the git work tree at ``cwd``; ``(None, None)`` outside one
+    or without git."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=cwd, capture_output=True, text=True, timeout=30, check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return sha or None, bool(status.strip())
+
+
+def collect_env(cwd: Path | str | None = None) -> EnvInfo:
+    """Everything ``env.json`` records about the running interpreter, machine and checkout (``cwd``)."""
+    sha, dirty = git_state(cwd)
     threads: int | None = None
     cuda_available = False
     cuda_version: str | None = None
@@ -107,4 +132,7 @@ def collect_env() -> EnvInfo:
         cuda_available=cuda_available,
         cuda_version=cuda_version,
         env_vars={k: os.environ[k] for k in RECORDED_ENV_VARS if k in os.environ},
+        git_sha=sha,
+        git_dirty=dirty,
+        argv=list(sys.argv),
     )

@@ -346,7 +346,11 @@ class PerSampleRecord(_Model):
 
 
 class EnvInfo(_Model):
-    """``env.json``: interpreter, platform, package versions, hardware and library settings."""
+    """``env.json``: interpreter, platform, package versions, hardware, library settings, git state.
+
+    ``git_sha`` / ``git_dirty`` describe the checkout the run was started from (``None`` outside a
+    git work tree); ``argv`` is the command line of the run.
+    """
 
     python: NonEmptyStr
     platform: NonEmptyStr
@@ -356,6 +360,9 @@ class EnvInfo(_Model):
     cuda_available: bool = False
     cuda_version: str | None = None
     env_vars: dict[str, str] = Field(default_factory=dict)
+    git_sha: str | None = None
+    git_dirty: bool | None = None
+    argv: list[str] = Field(default_factory=list)
 
 
 def is_sha256(text: str) -> bool:
