@@ -26,14 +26,15 @@ from typing import Any
 
 from facial_metrics.protocols import list_protocols
 
-from ..results.io import ResultFileError, load_config, load_env, load_per_sample, load_result
+from ..results.io import ResultFileError
 from ..results.rescore import check_consistency
+from ..results.rundir import RUN_FILES, VIDEO_FILE, load_run_dir
 from ..results.schema import EnvInfo, RunResult
 
 __all__ = ["ALLOWED_RUN_FILES", "REQUIRED_RUN_FILES", "ResultsDirError", "RunEntry", "collect_results"]
 
-REQUIRED_RUN_FILES: tuple[str, ...] = ("result.json", "per_sample.jsonl", "config.yaml", "env.json")
-ALLOWED_RUN_FILES: tuple[str, ...] = (*REQUIRED_RUN_FILES, "sample.mp4", "README.md")
+REQUIRED_RUN_FILES: tuple[str, ...] = RUN_FILES
+ALLOWED_RUN_FILES: tuple[str, ...] = (*REQUIRED_RUN_FILES, VIDEO_FILE, "README.md")
 
 
 class ResultsDirError(ValueError):
@@ -75,13 +76,11 @@ def _load_run(run_dir: Path, protocol: str, problems: list[str]) -> RunEntry | N
     if missing or extra:
         return None
     try:
-        result = load_result(run_dir / "result.json")
-        records = load_per_sample(run_dir / "per_sample.jsonl")
-        config = load_config(run_dir / "config.yaml")
-        env = load_env(run_dir / "env.json")
+        files = load_run_dir(run_dir)
     except ResultFileError as exc:
         problems.append(str(exc))
         return None
+    result, records = files.result, files.records
     ok = True
     if result.run_id != run_dir.name:
         problems.append(f"{run_dir / 'result.json'}: run_id {result.run_id!r} differs from its folder name")
@@ -97,8 +96,7 @@ def _load_run(run_dir: Path, protocol: str, problems: list[str]) -> RunEntry | N
         ok = False
     if not ok:
         return None
-    video = run_dir / "sample.mp4"
-    return RunEntry(run_dir, result, config, env, video if video.is_file() else None)
+    return RunEntry(run_dir, result, files.config, files.env, files.video)
 
 
 def _check_protocol(protocol: str, runs: list[RunEntry], problems: list[str]) -> None:

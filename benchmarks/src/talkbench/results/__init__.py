@@ -16,7 +16,8 @@ from .io import (
     write_per_sample,
     write_result,
 )
-from .rescore import check_consistency, check_run_dir, rescore
+from .rescore import check_consistency, check_run_dir, per_seed_values, rescore, summarize
+from .rundir import RUN_FILES, VIDEO_FILE, RunFiles, load_run_dir, write_run_dir
 from .schema import (
     METRIC_NAMES,
     REQUIRED_PACKAGES,
@@ -43,9 +44,11 @@ __all__ = [
     "NOT_INSTALLED",
     "PROJECT_PACKAGES",
     "REQUIRED_PACKAGES",
+    "RUN_FILES",
     "SCHEMA_VERSION",
     "SUPPORTED_SCHEMA_VERSIONS",
     "TEXT_METRICS",
+    "VIDEO_FILE",
     "AnimatorRef",
     "DatasetRef",
     "EnvInfo",
@@ -57,6 +60,7 @@ __all__ = [
     "ReaderRef",
     "ResultFileError",
     "RowKind",
+    "RunFiles",
     "RunKind",
     "RunResult",
     "atomic_write_bytes",
@@ -72,14 +76,18 @@ __all__ = [
     "load_env",
     "load_per_sample",
     "load_result",
+    "load_run_dir",
     "package_version",
     "package_versions",
+    "per_seed_values",
     "rescore",
     "run_cache_key",
     "seed_mean_std",
     "source_sha256",
+    "summarize",
     "write_config",
     "write_env",
     "write_per_sample",
     "write_result",
+    "write_run_dir",
 ]

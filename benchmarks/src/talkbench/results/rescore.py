@@ -19,14 +19,23 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from facial_metrics import char_error_rate, viseme_error_rate, word_error_rate
+from facial_metrics import char_error_rate, get_protocol, viseme_error_rate, word_error_rate
 
 from .io import load_per_sample, load_result
-from .schema import PerSampleRecord, RunResult
+from .schema import MetricSummary, PerSampleRecord, RunResult, check_variant
 
-__all__ = ["FRAME_POOLED", "SEQUENCE_MEAN", "check_consistency", "check_run_dir", "rescore"]
+__all__ = [
+    "FRAME_POOLED",
+    "SEQUENCE_MEAN",
+    "check_consistency",
+    "check_run_dir",
+    "per_seed_values",
+    "rescore",
+    "summarize",
+]
 
 FRAME_POOLED: tuple[str, ...] = ("lve", "mve")
 SEQUENCE_MEAN: tuple[str, ...] = ("fdd",)
@@ -47,41 +56,82 @@ def _text_rate(metric: str, variant: str, refs: list[str], hyps: list[str]) -> f
     )
 
 
+def _seed_value(name: str, variant: str, seed: int, recs: list[PerSampleRecord]) -> float:
+    if name in FRAME_POOLED or name in SEQUENCE_MEAN:
+        missing = [r.sample_id for r in recs if name not in r.metrics]
+        if missing:
+            raise ValueError(f"seed {seed}: samples {missing[:5]} lack metric {name!r}")
+        if name in FRAME_POOLED:
+            total = sum(r.frames for r in recs)
+            return math.fsum(r.metrics[name] * r.frames for r in recs) / total
+        return math.fsum(r.metrics[name] for r in recs) / len(recs)
+    missing = [r.sample_id for r in recs if r.reference is None]
+    if missing:
+        raise ValueError(f"seed {seed}: samples {missing[:5]} lack transcripts for {name!r}")
+    return _text_rate(name, variant, [r.reference or "" for r in recs], [r.hypothesis or "" for r in recs])
+
+
+def _by_seed(records: list[PerSampleRecord], seeds: Sequence[int]) -> dict[int, list[PerSampleRecord]]:
+    by_seed: dict[int, list[PerSampleRecord]] = defaultdict(list)
+    for r in records:
+        by_seed[r.seed].append(r)
+    stray = sorted(set(by_seed) - set(seeds))
+    if stray:
+        raise ValueError(f"samples for seeds {stray} that the result does not list ({list(seeds)})")
+    empty = [s for s in seeds if not by_seed.get(s)]
+    if empty:
+        raise ValueError(f"seed {empty[0]} has no samples")
+    return by_seed
+
+
+def per_seed_values(
+    records: list[PerSampleRecord], seeds: Sequence[int], variants: Mapping[str, str]
+) -> dict[str, list[float]]:
+    """Per-seed value of each metric in ``variants`` (metric → variant id), aggregated from ``records``
+    by the rules of the module docstring, in the order of ``seeds``."""
+    by_seed = _by_seed(records, seeds)
+    return {
+        name: [_seed_value(name, variant, seed, by_seed[seed]) for seed in seeds]
+        for name, variant in variants.items()
+    }
+
+
 def rescore(result: RunResult, records: list[PerSampleRecord]) -> dict[str, list[float]]:
     """Per-seed values of every metric of ``result``, re-derived from ``records`` (module docstring).
 
     Raises ``ValueError`` when a seed has no samples or a sample lacks a metric or its transcripts.
     """
-    by_seed: dict[int, list[PerSampleRecord]] = defaultdict(list)
-    for r in records:
-        by_seed[r.seed].append(r)
-    stray = sorted(set(by_seed) - set(result.seeds))
-    if stray:
-        raise ValueError(f"samples for seeds {stray} that result.json does not list ({result.seeds})")
-    out: dict[str, list[float]] = {}
-    for name, summary in result.metrics.items():
-        values: list[float] = []
-        for seed in result.seeds:
-            recs = by_seed.get(seed)
-            if not recs:
-                raise ValueError(f"seed {seed} has no samples")
-            if name in FRAME_POOLED or name in SEQUENCE_MEAN:
-                missing = [r.sample_id for r in recs if name not in r.metrics]
-                if missing:
-                    raise ValueError(f"seed {seed}: samples {missing[:5]} lack metric {name!r}")
-                if name in FRAME_POOLED:
-                    total = sum(r.frames for r in recs)
-                    values.append(math.fsum(r.metrics[name] * r.frames for r in recs) / total)
-                else:
-                    values.append(math.fsum(r.metrics[name] for r in recs) / len(recs))
-            else:
-                missing = [r.sample_id for r in recs if r.reference is None]
-                if missing:
-                    raise ValueError(f"seed {seed}: samples {missing[:5]} lack transcripts for {name!r}")
-                refs = [r.reference or "" for r in recs]
-                hyps = [r.hypothesis or "" for r in recs]
-                values.append(_text_rate(name, summary.variant, refs, hyps))
-        out[name] = values
+    return per_seed_values(records, result.seeds, {n: m.variant for n, m in result.metrics.items()})
+
+
+def summarize(
+    records: list[PerSampleRecord], seeds: Sequence[int], protocol: str, variants: Mapping[str, str]
+) -> dict[str, MetricSummary]:
+    """:class:`MetricSummary` of each metric in ``variants``, built from the per-sample records.
+
+    Unit and report scale come from the protocol (LVE ``max_l2`` / ``mean_l2`` are in the linear unit
+    of the protocol's MVE); ``n`` is the number of samples per seed, which must be the same for every
+    seed. The result is consistent with ``records`` by construction (:func:`check_consistency`).
+    """
+    proto = get_protocol(protocol)
+    by_seed = _by_seed(records, seeds)
+    counts = {len(by_seed[s]) for s in seeds}
+    if len(counts) != 1:
+        raise ValueError(f"seeds have different sample counts: { {s: len(by_seed[s]) for s in seeds} }")
+    n = len(by_seed[seeds[0]])
+    values = per_seed_values(records, seeds, variants)
+    out = {}
+    for name, variant in variants.items():
+        check_variant(name, variant)
+        linear = name == "lve" and variant in ("max_l2", "mean_l2")
+        out[name] = MetricSummary.from_seeds(
+            values[name],
+            n=n,
+            unit=proto.units["mve" if linear else name],
+            variant=variant,
+            report_scale=float(proto.report_scales[name]),
+            higher_is_better=False,
+        )
     return out
 
 
