@@ -1,0 +1,153 @@
+"""``build_site``: the static leaderboard as a pure function of the results directory.
+
+Output (``out/``)::
+
+    index.html                      self-contained page (inline CSS + a small table sorter, no network)
+    data/leaderboard.json           every table as data (the same content the page shows)
+    plots/<protocol>-lve-vs-cer.svg plots/<protocol>-guidance.svg
+    runs/<protocol>/<run_id>/       config.yaml, result.json, env.json, per_sample.jsonl, sample.mp4?
+    .talkbench-site                 marker: the folder may be replaced by the next build
+
+The site is written to a temporary sibling folder and swapped in only after everything succeeded; an
+existing ``out/`` is replaced only when it is empty or carries the marker. No timestamps or absolute
+paths are written, so the same results give a byte-identical site.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..results.io import atomic_write_bytes, atomic_write_text
+from .collect import RunEntry, collect_results
+from .plots import guidance_plot, lve_vs_cer_plot
+from .reported import ReportedNumber, load_reported
+from .tables import build_tables
+
+__all__ = ["SITE_MARKER", "SiteSummary", "build_site", "render_index"]
+
+SITE_MARKER = ".talkbench-site"
+_COPIED = ("config.yaml", "result.json", "env.json", "per_sample.jsonl", "sample.mp4")
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    """What a build wrote."""
+
+    out_dir: Path
+    protocols: tuple[str, ...]
+    n_runs: int
+    files: tuple[str, ...]
+
+
+def _environment() -> jinja2.Environment:
+    loader = jinja2.FunctionLoader(
+        lambda name: resources.files(__package__).joinpath("templates", name).read_text(encoding="utf-8")
+    )
+    return jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _page_meta(tables: list[dict[str, Any]]) -> dict[str, Any]:
+    """Column descriptions the sorter reads from the page's embedded JSON."""
+    meta: dict[str, Any] = {}
+    for t in tables:
+        lead = [{"type": "text"}] * 4
+        meta[f"runs-{t['protocol']}"] = lead + [
+            {"type": "number", "higher_is_better": c["higher_is_better"], "header": c["header"]}
+            for c in t["columns"]
+        ]
+        meta[f"guidance-{t['protocol']}"] = [{"type": "text"}] * 2 + [
+            {"type": "number", "higher_is_better": c["higher_is_better"], "header": f"{c['header']} {part}"}
+            for c in t["columns"]
+            for part in ("baseline", "+guidance", "Δ")
+        ]
+    return meta
+
+
+def render_index(tables: list[dict[str, Any]], plots: dict[str, dict[str, str]]) -> str:
+    """The HTML of ``index.html`` (every string autoescaped; embedded JSON escaped for a script tag)."""
+    template = _environment().get_template("index.html.j2")
+    return template.render(tables=tables, plots=plots, meta=_page_meta(tables))
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    if out.exists():
+        if not out.is_dir():
+            raise FileExistsError(f"{out}: exists and is not a folder")
+        if any(out.iterdir()) and not (out / SITE_MARKER).is_file():
+            raise FileExistsError(
+                f"{out}: not empty and not a leaderboard site (no {SITE_MARKER}); refusing to replace it"
+            )
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+def _write(root: Path, rel: str, data: bytes, files: list[str]) -> None:
+    atomic_write_bytes(root / rel, data)
+    files.append(rel)
+
+
+def build_site(
+    results_dir: Path | str,
+    out_dir: Path | str,
+    reported: list[ReportedNumber] | None = None,
+) -> SiteSummary:
+    """Validate ``results_dir`` (:func:`~talkbench.leaderboard.collect.collect_results`) and write the site.
+
+    Raises :class:`~talkbench.leaderboard.collect.ResultsDirError` for invalid results (nothing is
+    written then).
+    """
+    runs_by_protocol: dict[str, list[RunEntry]] = collect_results(results_dir)
+    reported = load_reported() if reported is None else reported
+    tables = build_tables(runs_by_protocol, reported)
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    files: list[str] = []
+    try:
+        plots: dict[str, dict[str, str]] = {}
+        for t in tables:
+            p = t["protocol"]
+            plots[p] = {}
+            for kind, svg in (("lve-vs-cer", lve_vs_cer_plot(t)), ("guidance", guidance_plot(t))):
+                if svg is not None:
+                    rel = f"plots/{p}-{kind}.svg"
+                    _write(tmp, rel, svg, files)
+                    plots[p][kind] = rel
+        for protocol, runs in runs_by_protocol.items():
+            for entry in runs:
+                for name in _COPIED:
+                    src = entry.path / name
+                    if src.is_file():
+                        _write(tmp, f"runs/{protocol}/{entry.result.run_id}/{name}", src.read_bytes(), files)
+        data = {"schema_version": 1, "tables": tables}
+        _write(tmp, "data/leaderboard.json",
+               (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n")
+               .encode("utf-8"), files)
+        _write(tmp, "index.html", render_index(tables, plots).encode("utf-8"), files)
+        atomic_write_text(tmp / SITE_MARKER, "generated by `talkbench leaderboard build`; do not edit\n")
+        tmp.chmod(0o755)
+        _swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return SiteSummary(
+        out_dir=out,
+        protocols=tuple(t["protocol"] for t in tables),
+        n_runs=sum(len(r) for r in runs_by_protocol.values()),
+        files=tuple(sorted(files)),
+    )

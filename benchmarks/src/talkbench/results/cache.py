@@ -1,0 +1,89 @@
+"""Run-cache keys: a finished run is reused only when config, data and code are all unchanged.
+
+.. math:: \\text{key} = \\operatorname{sha256}\\bigl(\\text{canonical JSON of }
+   \\{\\text{config}, \\text{data}, \\text{code}\\}\\bigr)
+
+* ``config``: the **resolved** run config (every default filled in). Canonical JSON sorts mapping
+  keys, so key order does not matter; values are compared as JSON, so ``1`` and ``1.0`` differ and
+  tuples equal lists.
+* ``data``: the dataset content hash (``DatasetRef.content_sha256``).
+* ``code``: a code version string; :func:`code_version` builds one from the versions of the project
+  packages **and a sha256 of their Python sources**, so editing a metric's code without bumping a
+  version still invalidates cached results (asv's benchmark ``version`` rule).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .env import package_version
+
+__all__ = ["PROJECT_PACKAGES", "code_version", "run_cache_key", "source_sha256"]
+
+#: distributions whose sources make up the code version
+PROJECT_PACKAGES: tuple[str, ...] = (
+    "talkbench",
+    "facial-metrics",
+    "mesh-renderer",
+    "lipread-expert",
+    "facial-animator",
+)
+
+
+def _canonical(obj: Any, where: str = "config") -> Any:
+    if isinstance(obj, Mapping):
+        out = {}
+        for k, v in obj.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: key {k!r} is not a string; configs must be JSON-compatible")
+            out[k] = _canonical(v, f"{where}.{k}")
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [_canonical(v, f"{where}[{i}]") for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (str, bool, int)):
+        return obj
+    if isinstance(obj, float):
+        if obj != obj or obj in (float("inf"), float("-inf")):
+            raise ValueError(f"{where}: non-finite value {obj!r} cannot be part of a cache key")
+        return obj
+    raise TypeError(f"{where}: value of type {type(obj).__name__} is not JSON-compatible")
+
+
+def run_cache_key(config: Mapping[str, Any], data_hash: str, code_version: str) -> str:
+    """sha256 hex digest of the resolved ``config``, the dataset ``data_hash`` and ``code_version``."""
+    if not isinstance(data_hash, str) or not data_hash:
+        raise ValueError("data_hash must be a non-empty string (the dataset content hash)")
+    if not isinstance(code_version, str) or not code_version:
+        raise ValueError("code_version must be a non-empty string (see talkbench.results.code_version)")
+    payload = {"config": _canonical(config), "data": data_hash, "code": code_version}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def source_sha256(root: Path) -> str:
+    """sha256 over every ``*.py`` file under ``root``: relative path and bytes, in sorted order."""
+    h = hashlib.sha256()
+    for file in sorted(root.rglob("*.py")):
+        if "__pycache__" in file.parts:
+            continue
+        h.update(file.relative_to(root).as_posix().encode("utf-8") + b"\0")
+        h.update(file.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def code_version(packages: tuple[str, ...] = PROJECT_PACKAGES) -> str:
+    """``"dist=version@sha12;..."`` for each project package (``@absent`` when it cannot be found)."""
+    parts = []
+    for dist in packages:
+        spec = importlib.util.find_spec(dist.replace("-", "_"))
+        if spec is None or not spec.submodule_search_locations:
+            parts.append(f"{dist}={package_version(dist)}@absent")
+            continue
+        root = Path(next(iter(spec.submodule_search_locations)))
+        parts.append(f"{dist}={package_version(dist)}@{source_sha256(root)[:12]}")
+    return ";".join(parts)
