@@ -1,7 +1,8 @@
 """Test settings for lipread-expert.
 
 The unit tests use tiny models, for which one intra-op thread is fastest; on a shared machine
-extra OpenMP threads mostly spin. The setting is restored after the session.
+extra OpenMP threads mostly spin. The setting is restored after each test, so tests of
+other packages run in the same session are not affected.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def _single_thread() -> Iterator[None]:
     before = torch.get_num_threads()
     torch.set_num_threads(1)
