@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .checks import DataError
-from .processed import load_alignment, save_alignment
+from .alignment_io import load_alignment, save_alignment
 from .sample import AUDIO_RATE, Segment
 
 __all__ = ["Aligner", "AlignmentError", "align_file", "compare_onsets", "normalise_transcript", "speech_bounds"]

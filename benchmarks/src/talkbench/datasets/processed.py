@@ -13,7 +13,6 @@ mono, and the pair is cut by the truncation rule of :mod:`talkbench.datasets.che
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable
@@ -26,7 +25,8 @@ from torch.utils.data import Dataset
 
 from .audio_io import load_audio
 from .checks import DEFAULT_MAX_MISMATCH_S, DataError, check_template, check_vertices, truncate_pair
-from .sample import Sample, Segment
+from .alignment_io import load_alignment, save_alignment
+from .sample import Sample
 from .splits import SplitSpec
 from .transcripts import TranscriptSource, sentence_number
 
@@ -77,29 +77,6 @@ def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
         return np.load(p, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise DataError(f"{p}: not a readable .npy array ({exc})") from exc
-
-
-def save_alignment(path: str | os.PathLike[str], words: list[Segment], phones: list[Segment], **meta: Any) -> None:
-    """Write an alignment JSON (``{"words": [[label, start_s, end_s], ...], "phones": [...], ...}``) atomically."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    payload = {**meta, "words": [list(w) for w in words], "phones": [list(x) for x in phones]}
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    os.replace(tmp, p)
-
-
-def load_alignment(path: str | os.PathLike[str]) -> tuple[list[Segment], list[Segment], dict[str, Any]]:
-    """Read an alignment JSON written by :func:`save_alignment`: ``(words, phones, metadata)``."""
-    p = Path(path)
-    try:
-        payload = json.loads(p.read_text(encoding="utf-8"))
-        words = [(str(a), float(b), float(c)) for a, b, c in payload["words"]]
-        phones = [(str(a), float(b), float(c)) for a, b, c in payload["phones"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{p}: not a valid alignment file ({type(exc).__name__}: {exc})") from exc
-    meta = {k: v for k, v in payload.items() if k not in ("words", "phones")}
-    return words, phones, meta
 
 
 class ProcessedDataset(Dataset[Sample]):

@@ -18,12 +18,18 @@ facial-metrics). The pool re-uses the training speakers 01–08 with fresh sente
 validation and test speakers stay unseen by every trained component.
 
 Every random draw comes from ``numpy.random.default_rng([seed, ...])`` keyed by what it decides
-(speaker, sequence, pool or not), so a sequence does not depend on the corpus size or order.
+(speaker, sequence, pool or not). eSpeak NG's waveform generator keeps state from one utterance to
+the next (pitch-cycle phase, flutter), which shifts later utterances by a few samples and is not
+reset by ``espeak_Initialize``. The speakers are therefore split into two fixed groups (odd and even
+numbers), each generated in order by a fresh worker process (``multiprocessing`` spawn, one task per
+process; the groups run in parallel when ``workers`` is 2), so the files depend only on the seed and
+the corpus size, not on the calling process's history or the number of workers.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import pickle
 from dataclasses import asdict, dataclass
@@ -33,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from ..audio_io import write_wav
-from ..processed import save_alignment
+from ..alignment_io import save_alignment
 from ..sample import AUDIO_RATE
 from .coarticulation import CoarticulationStyle
 from .face import TOPOLOGY, build_face, identity_shape
@@ -117,7 +123,7 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 def _make_sequence(root: Path, spk: SpeakerSpec, template: np.ndarray, sentence_id: str, rng: np.random.Generator) -> dict[str, Any]:
     sentence = sample_sentence(rng)
-    utt = synthesize_sentence(sentence, spk.voice)
+    utt = synthesize_sentence(sentence, spk.voice, seed=int(rng.integers(2**31)))
     num_frames = int(np.floor(utt.audio.shape[0] * FPS / AUDIO_RATE))
     params = utterance_params(utt.phones, sentence.mood, num_frames, FPS, spk.style, rng)
     verts = build_rig().apply(template, params)
@@ -145,6 +151,37 @@ def _make_sequence(root: Path, spk: SpeakerSpec, template: np.ndarray, sentence_
     }
 
 
+def _speaker_task(
+    task: tuple[Path, SpeakerSpec, np.ndarray, int, int, CorpusSize, bool],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """All sequences of one speaker (run in a fresh process: see the module docstring)."""
+    out, spk, template, i, seed, sz, in_pool = task
+    main = [
+        _make_sequence(out, spk, template, f"s{n:03d}", np.random.default_rng([seed, 3, i, n]))
+        for n in range(1, sz.sentences_per_speaker + 1)
+    ]
+    pool = []
+    if in_pool:
+        for n in range(1, sz.pool_per_speaker + 1):
+            entry = _make_sequence(out / "pool", spk, template, f"p{n:03d}", np.random.default_rng([seed, 4, i, n]))
+            entry["split"] = "pool"
+            pool.append(entry)
+    return main, pool
+
+
+def _group_task(
+    group: list[tuple[Path, SpeakerSpec, np.ndarray, int, int, CorpusSize, bool]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The speakers of one group, in order (run in a fresh process: see the module docstring)."""
+    main: list[dict[str, Any]] = []
+    pool: list[dict[str, Any]] = []
+    for task in group:
+        m, p = _speaker_task(task)
+        main.extend(m)
+        pool.extend(p)
+    return main, pool
+
+
 def _write_masks(root: Path, face_regions: dict[str, np.ndarray]) -> dict[str, Any]:
     from facial_metrics import RegionMask
 
@@ -163,8 +200,12 @@ def generate_corpus(
     seed: int = 0,
     size: str | CorpusSize = "default",
     progress: bool = False,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Generate the corpus under ``root`` and return its manifest (also written to ``corpus.json``)."""
+    """Generate the corpus under ``root`` and return its manifest (also written to ``corpus.json``).
+
+    ``workers`` (1 or 2; default: the CPU count, at most 2) processes generate the two speaker groups.
+    """
     from tqdm import tqdm
 
     sz = SIZES[size] if isinstance(size, str) else size
@@ -183,23 +224,22 @@ def generate_corpus(
     _export_ply(out / f"{TOPOLOGY}.ply", face.vertices, face.faces)
     masks = _write_masks(out, {"lips": face.region("lips"), "upper_face": face.region("upper_face")})
 
-    jobs: list[tuple[Path, SpeakerSpec, str, list[int]]] = []
-    for i, spk in enumerate(spks, start=1):
-        for n in range(1, sz.sentences_per_speaker + 1):
-            jobs.append((out, spk, f"s{n:03d}", [seed, 3, i, n]))
-    for i, spk in enumerate(spks, start=1):
-        if spk.name in POOL_SPEAKERS:
-            for n in range(1, sz.pool_per_speaker + 1):
-                jobs.append((pool, spk, f"p{n:03d}", [seed, 4, i, n]))
+    groups = [
+        [(out, spk, templates[spk.name], i, seed, sz, spk.name in POOL_SPEAKERS) for i, spk in enumerate(spks, start=1) if i % 2 == parity]
+        for parity in (1, 0)
+    ]
     sequences: list[dict[str, Any]] = []
     pool_sequences: list[dict[str, Any]] = []
-    for where, spk, sid, key in tqdm(jobs, desc="synth corpus", disable=not progress):
-        entry = _make_sequence(where, spk, templates[spk.name], sid, np.random.default_rng(key))
-        if where == pool:
-            entry["split"] = "pool"
-            pool_sequences.append(entry)
-        else:
-            sequences.append(entry)
+    n_workers = max(1, min(workers if workers is not None else (os.cpu_count() or 1), len(groups)))
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(n_workers, maxtasksperchild=1) as procs:
+        for main_entries, pool_entries in tqdm(
+            procs.imap(_group_task, groups), total=len(groups), desc="synth speaker groups", disable=not progress
+        ):
+            sequences.extend(main_entries)
+            pool_sequences.extend(pool_entries)
+    sequences.sort(key=lambda e: e["name"])
+    pool_sequences.sort(key=lambda e: e["name"])
     for where, entries in ((out, sequences), (pool, pool_sequences)):
         by_spk: dict[str, list[str]] = {}
         for e in entries:

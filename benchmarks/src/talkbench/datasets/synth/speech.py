@@ -51,11 +51,12 @@ def synthesize_sentence(
     mood_volume: int = 15,
     lead_s: float = 0.15,
     tail_s: float = 0.15,
+    seed: int = 0,
 ) -> Utterance:
     """Speak ``sentence`` with ``voice``; the mood word (first word) at ``mood_volume`` % loudness."""
     rest = " ".join(sentence.words[1:])
     ssml = f'<speak><prosody volume="{mood_volume}">{sentence.words[0]}</prosody> {rest}</speak>'
-    res = synthesize(ssml, voice=voice.name, rate=voice.rate, pitch=voice.pitch, pitch_range=voice.pitch_range, ssml=True)
+    res = synthesize(ssml, voice=voice.name, rate=voice.rate, pitch=voice.pitch, pitch_range=voice.pitch_range, ssml=True, seed=seed)
     sr = res.sample_rate
     # phoneme boundaries: every phoneme / pause event starts a new interval; word events come, in
     # stream order, before the first phoneme of their word (their sample field is not reliable)
