@@ -116,7 +116,7 @@ def test_masks_shipped_with_hashes(tiny_corpus: Path) -> None:
     original = f.read_text()
     try:
         f.write_text(original.replace("0,", "1,", 1))
-        with pytest.raises(ValueError, match="lips.txt"):
+        with pytest.raises(ValueError, match=r"lips.txt"):
             load_synth_masks(tiny_corpus)
     finally:
         f.write_text(original)

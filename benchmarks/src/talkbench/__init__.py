@@ -1,4 +1,5 @@
-"""talkbench: the benchmark harness composing facial-metrics, mesh-renderer, lipread-expert and facial-animator."""
+"""talkbench: the benchmark harness composing facial-metrics, mesh-renderer, lipread-expert and
+facial-animator."""
 
 from ._version import __version__
 

@@ -13,8 +13,13 @@ from .sample import Segment
 __all__ = ["load_alignment", "save_alignment"]
 
 
-def save_alignment(path: str | os.PathLike[str], words: list[Segment], phones: list[Segment], **meta: Any) -> None:
-    """Write an alignment JSON (``{"words": [[label, start_s, end_s], ...], "phones": [...], ...}``) atomically."""
+def save_alignment(
+    path: str | os.PathLike[str], words: list[Segment], phones: list[Segment], **meta: Any
+) -> None:
+    """Write an alignment JSON atomically.
+
+    Layout: ``{"words": [[label, start_s, end_s], ...], "phones": [...], ...metadata}``.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     payload = {**meta, "words": [list(w) for w in words], "phones": [list(x) for x in phones]}

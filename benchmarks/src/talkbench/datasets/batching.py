@@ -81,7 +81,9 @@ def collate_samples(samples: list[Sample]) -> Batch:
     for i, s in enumerate(samples):
         verts[i, : s.num_frames] = torch.from_numpy(np.ascontiguousarray(s.vertices, dtype=np.float32))
         audio[i, : s.audio.shape[0]] = torch.from_numpy(np.ascontiguousarray(s.audio, dtype=np.float32))
-    templates = torch.stack([torch.from_numpy(np.ascontiguousarray(s.template, dtype=np.float32)) for s in samples])
+    templates = torch.stack(
+        [torch.from_numpy(np.ascontiguousarray(s.template, dtype=np.float32)) for s in samples]
+    )
     return Batch(
         vertices=verts,
         vertex_lengths=torch.tensor([s.num_frames for s in samples], dtype=torch.int64),

@@ -23,9 +23,9 @@ import numpy as np
 from facial_metrics.safe_pickle import load_restricted_pickle
 from torch.utils.data import Dataset
 
+from .alignment_io import load_alignment, save_alignment
 from .audio_io import load_audio
 from .checks import DEFAULT_MAX_MISMATCH_S, DataError, check_template, check_vertices, truncate_pair
-from .alignment_io import load_alignment, save_alignment
 from .sample import Sample
 from .splits import SplitSpec
 from .transcripts import TranscriptSource, sentence_number
@@ -40,7 +40,9 @@ def load_templates(path: str | os.PathLike[str], num_vertices: int | None = None
     p = Path(path)
     data: Any = load_restricted_pickle(p, encoding="latin1")
     if not isinstance(data, dict) or not data:
-        raise DataError(f"{p}: expected a non-empty dict subject -> (V, 3) template, got {type(data).__name__}")
+        raise DataError(
+            f"{p}: expected a non-empty dict subject -> (V, 3) template, got {type(data).__name__}"
+        )
     out: dict[str, np.ndarray] = {}
     for key, value in data.items():
         name = key.decode("latin1") if isinstance(key, bytes) else str(key)
@@ -115,7 +117,9 @@ class ProcessedDataset(Dataset[Sample]):
         self.attributes = attributes or {}
         vdir, self.wav_dir = self.root / "vertices_npy", self.root / "wav"
         if not vdir.is_dir():
-            raise FileNotFoundError(f"{vdir}: folder not found; expected the processed layout <root>/vertices_npy/")
+            raise FileNotFoundError(
+                f"{vdir}: folder not found; expected the processed layout <root>/vertices_npy/"
+            )
         tpath = Path(templates_path) if templates_path is not None else self.root / "templates.pkl"
         self.templates = load_templates(tpath)
         self.templates_path = tpath

@@ -10,11 +10,23 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "SIZES": "corpus", "CorpusSize": "corpus", "generate_corpus": "corpus", "speakers": "corpus",
-    "load_manifest": "dataset", "load_synth_masks": "dataset", "synth_dataset": "dataset",
-    "TOPOLOGY": "face", "FaceMesh": "face", "build_face": "face",
-    "MOODS": "grammar", "Sentence": "grammar", "sample_sentence": "grammar", "vocabulary": "grammar",
-    "CHANNELS": "rig", "Rig": "rig", "build_rig": "rig",
+    "SIZES": "corpus",
+    "CorpusSize": "corpus",
+    "generate_corpus": "corpus",
+    "speakers": "corpus",
+    "load_manifest": "dataset",
+    "load_synth_masks": "dataset",
+    "synth_dataset": "dataset",
+    "TOPOLOGY": "face",
+    "FaceMesh": "face",
+    "build_face": "face",
+    "MOODS": "grammar",
+    "Sentence": "grammar",
+    "sample_sentence": "grammar",
+    "vocabulary": "grammar",
+    "CHANNELS": "rig",
+    "Rig": "rig",
+    "build_rig": "rig",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from ..audio_io import write_wav
 from ..alignment_io import save_alignment
+from ..audio_io import write_wav
 from ..sample import AUDIO_RATE
 from .coarticulation import CoarticulationStyle
 from .face import TOPOLOGY, build_face, identity_shape
@@ -105,7 +105,9 @@ def speakers(seed: int) -> list[SpeakerSpec]:
             gains=tuple(float(g) for g in rng.uniform(0.75, 1.25, size=6)),
             lead_s=float(rng.uniform(0.0, 0.04)),
         )
-        style = SpeakerStyle(coart, expressivity=float(rng.uniform(0.7, 1.3)), blink_rate=float(rng.uniform(0.2, 0.5)))
+        style = SpeakerStyle(
+            coart, expressivity=float(rng.uniform(0.7, 1.3)), blink_rate=float(rng.uniform(0.2, 0.5))
+        )
         out.append(SpeakerSpec(name=f"synth{i:02d}", split=_split_of(i), voice=voice, style=style))
     return out
 
@@ -121,7 +123,9 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _make_sequence(root: Path, spk: SpeakerSpec, template: np.ndarray, sentence_id: str, rng: np.random.Generator) -> dict[str, Any]:
+def _make_sequence(
+    root: Path, spk: SpeakerSpec, template: np.ndarray, sentence_id: str, rng: np.random.Generator
+) -> dict[str, Any]:
     sentence = sample_sentence(rng)
     utt = synthesize_sentence(sentence, spk.voice, seed=int(rng.integers(2**31)))
     num_frames = int(np.floor(utt.audio.shape[0] * FPS / AUDIO_RATE))
@@ -163,7 +167,9 @@ def _speaker_task(
     pool = []
     if in_pool:
         for n in range(1, sz.pool_per_speaker + 1):
-            entry = _make_sequence(out / "pool", spk, template, f"p{n:03d}", np.random.default_rng([seed, 4, i, n]))
+            entry = _make_sequence(
+                out / "pool", spk, template, f"p{n:03d}", np.random.default_rng([seed, 4, i, n])
+            )
             entry["split"] = "pool"
             pool.append(entry)
     return main, pool
@@ -189,7 +195,9 @@ def _write_masks(root: Path, face_regions: dict[str, np.ndarray]) -> dict[str, A
     meta: dict[str, Any] = {}
     for name, idx in face_regions.items():
         mask = RegionMask.from_indices(name, TOPOLOGY, idx)
-        (root / "masks" / f"{name}.txt").write_text(",".join(str(int(i)) for i in mask.indices) + "\n", encoding="utf-8")
+        (root / "masks" / f"{name}.txt").write_text(
+            ",".join(str(int(i)) for i in mask.indices) + "\n", encoding="utf-8"
+        )
         meta[name] = {"topology": TOPOLOGY, "file": f"{name}.txt", "count": len(mask), "sha256": mask.sha256}
     (root / "masks" / "masks.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return meta
@@ -215,7 +223,9 @@ def generate_corpus(
     _write_layout_dirs(pool)
     face = build_face()
     spks = speakers(seed)
-    templates = {s.name: identity_shape(face, np.random.default_rng([seed, 2, i + 1])) for i, s in enumerate(spks)}
+    templates = {
+        s.name: identity_shape(face, np.random.default_rng([seed, 2, i + 1])) for i, s in enumerate(spks)
+    }
     with open(out / "templates.pkl", "wb") as fh:
         pickle.dump(templates, fh, protocol=2)
     with open(pool / "templates.pkl", "wb") as fh:
@@ -225,7 +235,11 @@ def generate_corpus(
     masks = _write_masks(out, {"lips": face.region("lips"), "upper_face": face.region("upper_face")})
 
     groups = [
-        [(out, spk, templates[spk.name], i, seed, sz, spk.name in POOL_SPEAKERS) for i, spk in enumerate(spks, start=1) if i % 2 == parity]
+        [
+            (out, spk, templates[spk.name], i, seed, sz, spk.name in POOL_SPEAKERS)
+            for i, spk in enumerate(spks, start=1)
+            if i % 2 == parity
+        ]
         for parity in (1, 0)
     ]
     sequences: list[dict[str, Any]] = []
@@ -234,7 +248,10 @@ def generate_corpus(
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(n_workers, maxtasksperchild=1) as procs:
         for main_entries, pool_entries in tqdm(
-            procs.imap(_group_task, groups), total=len(groups), desc="synth speaker groups", disable=not progress
+            procs.imap(_group_task, groups),
+            total=len(groups),
+            desc="synth speaker groups",
+            disable=not progress,
         ):
             sequences.extend(main_entries)
             pool_sequences.extend(pool_entries)
@@ -262,7 +279,8 @@ def generate_corpus(
         "masks": masks,
         "pool_speakers": list(POOL_SPEAKERS),
         "speakers": [
-            {"name": s.name, "split": s.split, "voice": asdict(s.voice), "style": asdict(s.style)} for s in spks
+            {"name": s.name, "split": s.split, "voice": asdict(s.voice), "style": asdict(s.style)}
+            for s in spks
         ],
         "sequences": sequences,
         "pool": pool_sequences,
@@ -276,9 +294,16 @@ def generate_corpus(
 def _export_ply(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
     """ASCII PLY (vertices + triangles) readable by trimesh, MeshLab, Blender."""
     lines = [
-        "ply", "format ascii 1.0", f"comment {TOPOLOGY}", f"element vertex {len(vertices)}",
-        "property float x", "property float y", "property float z", f"element face {len(faces)}",
-        "property list uchar int vertex_indices", "end_header",
+        "ply",
+        "format ascii 1.0",
+        f"comment {TOPOLOGY}",
+        f"element vertex {len(vertices)}",
+        "property float x",
+        "property float y",
+        "property float z",
+        f"element face {len(faces)}",
+        "property list uchar int vertex_indices",
+        "end_header",
     ]
     lines += [f"{x:.7f} {y:.7f} {z:.7f}" for x, y, z in vertices]
     lines += [f"3 {a} {b} {c}" for a, b, c in faces]
