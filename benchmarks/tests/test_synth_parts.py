@@ -73,3 +73,11 @@ def test_espeak_events_cover_the_vocabulary() -> None:
         espeak_to_arpabet("Q!")
     with pytest.raises(ValueError, match="no voice"):
         synthesize("hello", voice="no-such-voice-xyz")
+
+
+def test_point_in_polygon_even_odd() -> None:
+    from talkbench.datasets.synth.face import _inside_polygon
+
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    pts = np.array([[0.5, 0.5], [1.5, 0.5], [0.5, -0.1], [0.99, 0.01]])
+    assert _inside_polygon(pts, square).tolist() == [True, False, False, True]

@@ -181,9 +181,14 @@ def build_face() -> FaceMesh:
 
 
 def _inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    from matplotlib.path import Path as MplPath
-
-    return MplPath(polygon).contains_points(points)
+    """Even-odd rule (ray casting towards +x) for a closed polygon ``(N, 2)``."""
+    x, y = points[:, 0:1], points[:, 1:2]
+    x0, y0 = polygon[:, 0][None], polygon[:, 1][None]
+    x1, y1 = np.roll(polygon[:, 0], -1)[None], np.roll(polygon[:, 1], -1)[None]
+    straddles = (y0 > y) != (y1 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+    return ((straddles & (x < x_cross)).sum(axis=1) % 2) == 1
 
 
 def identity_shape(face: FaceMesh, rng: np.random.Generator) -> np.ndarray:

@@ -24,6 +24,7 @@ def draw_mesh(
     radius: float,
     title: str = "",
     highlight: list[tuple[np.ndarray, tuple[float, float, float]]] | None = None,
+    edges: bool = True,
 ) -> None:
     """Draw a frontal, shaded view of a mesh on a 3-D matplotlib axis."""
     import matplotlib.pyplot as plt
@@ -39,7 +40,7 @@ def draw_mesh(
         colours[sel, :3] = colours[sel, :3] * 0.4 + np.asarray(rgb) * 0.6 * shade[sel, None]
     ax.add_collection3d(
         Poly3DCollection(
-            tri[:, :, [0, 2, 1]], facecolors=colours, edgecolors=(0, 0, 0, 0.12), linewidths=0.15
+            tri[:, :, [0, 2, 1]], facecolors=colours, edgecolors=(0, 0, 0, 0.12 if edges else 0.0), linewidths=0.15
         )
     )
     ax.set_xlim(centre[0] - radius, centre[0] + radius)
@@ -117,6 +118,6 @@ def save_expression_figure(path: str | os.PathLike[str]) -> None:
         params[0, ex0 : ex0 + len(EXPRESSION_CHANNELS)] = MOOD_EXPRESSIONS[mood]
         params[0, CHANNELS.index("lip_close")] = 0.55
         v = rig.apply(face.vertices, params)[0]
-        draw_mesh(ax, v, face.faces, np.array([0.0, 0.0, 0.03]), 0.1, mood)
+        draw_mesh(ax, v, face.faces, np.array([0.0, 0.02, 0.03]), 0.065, mood, edges=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110, facecolor="black")
