@@ -2,7 +2,8 @@
 
 Run::
 
-    PYTHONPATH=benchmarks/src:packages/facial-metrics/src python -m pytest benchmarks/perf/bm_data.py --benchmark-only
+    PYTHONPATH=benchmarks/src:packages/facial-metrics/src \
+        python -m pytest benchmarks/perf/bm_data.py --benchmark-only
 
 * ``test_generate_default_corpus``: wall time of ``generate_corpus(size="default")`` (12 speakers x 30
   sentences + 8 x 40 pool utterances), two worker processes; the target is at most 120 s on 2 CPU

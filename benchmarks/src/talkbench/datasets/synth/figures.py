@@ -40,7 +40,10 @@ def draw_mesh(
         colours[sel, :3] = colours[sel, :3] * 0.4 + np.asarray(rgb) * 0.6 * shade[sel, None]
     ax.add_collection3d(
         Poly3DCollection(
-            tri[:, :, [0, 2, 1]], facecolors=colours, edgecolors=(0, 0, 0, 0.12 if edges else 0.0), linewidths=0.15
+            tri[:, :, [0, 2, 1]],
+            facecolors=colours,
+            edgecolors=(0, 0, 0, 0.12 if edges else 0.0),
+            linewidths=0.15,
         )
     )
     ax.set_xlim(centre[0] - radius, centre[0] + radius)
