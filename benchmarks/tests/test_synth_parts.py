@@ -81,3 +81,15 @@ def test_point_in_polygon_even_odd() -> None:
     square = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
     pts = np.array([[0.5, 0.5], [1.5, 0.5], [0.5, -0.1], [0.99, 0.01]])
     assert _inside_polygon(pts, square).tolist() == [True, False, False, True]
+
+
+def test_figures_are_written(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    from PIL import Image
+    from talkbench.datasets.synth.figures import save_viseme_figure
+
+    out = tmp_path / "v.png"
+    save_viseme_figure(out, visemes=("sil", "aa"))
+    img = np.asarray(Image.open(out).convert("L"), dtype=np.float64)
+    # two panels of a lit face on black: a good share of the pixels is neither black nor white
+    assert img.shape[1] > img.shape[0] and 0.2 < (img > 40).mean() < 0.95
