@@ -53,7 +53,8 @@ _TABLE: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }
 TARGETS = {k: np.array(v[0]) for k, v in _TABLE.items()}
 DOMINANCE = {k: np.array(v[1]) for k, v in _TABLE.items()}
-assert len(next(iter(TARGETS.values()))) == len(SPEECH_CHANNELS)
+if any(len(v) != len(SPEECH_CHANNELS) for v in (*TARGETS.values(), *DOMINANCE.values())):
+    raise RuntimeError("coarticulation table rows must have one value per speech channel")
 
 
 @dataclass(frozen=True)

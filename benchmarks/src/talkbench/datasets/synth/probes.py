@@ -169,7 +169,8 @@ def alignment_agreement(
     diffs, fallback, n = [], 0, 0
     for i in range(len(ds) if limit is None else min(limit, len(ds))):
         s = ds[i]
-        assert s.phones is not None and s.transcript is not None
+        if s.phones is None or s.transcript is None:
+            raise ValueError(f"{s.name}: no synthesiser alignment or transcript; is {root} a synth corpus?")
         _, phones = aligner.align(s.audio, s.transcript, source=s.name)
         diffs.append(compare_onsets(s.phones, phones))
         fallback += not aligner.last_used_fillers
