@@ -93,3 +93,18 @@ def test_figures_are_written(tmp_path) -> None:
     img = np.asarray(Image.open(out).convert("L"), dtype=np.float64)
     # two panels of a lit face on black: a good share of the pixels is neither black nor white
     assert img.shape[1] > img.shape[0] and 0.2 < (img > 40).mean() < 0.95
+
+
+def test_probe_regression_helpers_by_hand() -> None:
+    from talkbench.datasets.synth.probes import r2_score, ridge_fit
+
+    y = np.array([1.0, 2.0, 3.0, 4.0])
+    # R^2 = 1 - SS_res / SS_tot: SS_tot = 5, predictions off by 0.5 everywhere -> SS_res = 1
+    assert r2_score(y, y + 0.5) == pytest.approx(1 - 1.0 / 5.0)
+    assert r2_score(y, np.full(4, 2.5)) == pytest.approx(0.0)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((200, 2))
+    target = (3.0 * x[:, 0] - 2.0 * x[:, 1] + 1.0)[:, None]
+    mu, sd, w, b = ridge_fit(x, target, alpha=1e-9)
+    pred = ((x - mu) / sd) @ w + b
+    np.testing.assert_allclose(pred, target, atol=1e-6)

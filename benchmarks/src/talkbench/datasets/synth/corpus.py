@@ -32,6 +32,7 @@ import json
 import multiprocessing
 import os
 import pickle
+import queue
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -157,32 +158,39 @@ def _make_sequence(
 
 def _speaker_task(
     task: tuple[Path, SpeakerSpec, np.ndarray, int, int, CorpusSize, bool],
+    ticks: Any = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """All sequences of one speaker (run in a fresh process: see the module docstring)."""
+    """All sequences of one speaker; one item goes on ``ticks`` (if given) per finished sequence."""
     out, spk, template, i, seed, sz, in_pool = task
-    main = [
-        _make_sequence(out, spk, template, f"s{n:03d}", np.random.default_rng([seed, 3, i, n]))
-        for n in range(1, sz.sentences_per_speaker + 1)
-    ]
-    pool = []
+    main: list[dict[str, Any]] = []
+    for n in range(1, sz.sentences_per_speaker + 1):
+        main.append(_make_sequence(out, spk, template, f"s{n:03d}", np.random.default_rng([seed, 3, i, n])))
+        if ticks is not None:
+            ticks.put(1)
+    pool: list[dict[str, Any]] = []
     if in_pool:
         for n in range(1, sz.pool_per_speaker + 1):
-            entry = _make_sequence(
-                out / "pool", spk, template, f"p{n:03d}", np.random.default_rng([seed, 4, i, n])
-            )
+            rng = np.random.default_rng([seed, 4, i, n])
+            entry = _make_sequence(out / "pool", spk, template, f"p{n:03d}", rng)
             entry["split"] = "pool"
             pool.append(entry)
+            if ticks is not None:
+                ticks.put(1)
     return main, pool
 
 
 def _group_task(
-    group: list[tuple[Path, SpeakerSpec, np.ndarray, int, int, CorpusSize, bool]],
+    args: tuple[list[tuple[Path, SpeakerSpec, np.ndarray, int, int, CorpusSize, bool]], Any],
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The speakers of one group, in order (run in a fresh process: see the module docstring)."""
+    """The speakers of one group, in order (run in a fresh process: see the module docstring).
+
+    One item is put on the ``ticks`` queue per finished sequence (for the progress bar).
+    """
+    group, ticks = args
     main: list[dict[str, Any]] = []
     pool: list[dict[str, Any]] = []
     for task in group:
-        m, p = _speaker_task(task)
+        m, p = _speaker_task(task, ticks)
         main.extend(m)
         pool.extend(p)
     return main, pool
@@ -245,14 +253,19 @@ def generate_corpus(
     sequences: list[dict[str, Any]] = []
     pool_sequences: list[dict[str, Any]] = []
     n_workers = max(1, min(workers if workers is not None else (os.cpu_count() or 1), len(groups)))
+    total = sum(sz.sentences_per_speaker + (sz.pool_per_speaker if t[6] else 0) for g in groups for t in g)
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(n_workers, maxtasksperchild=1) as procs:
-        for main_entries, pool_entries in tqdm(
-            procs.imap(_group_task, groups),
-            total=len(groups),
-            desc="synth speaker groups",
-            disable=not progress,
-        ):
+    with ctx.Manager() as manager, ctx.Pool(n_workers, maxtasksperchild=1) as procs:
+        ticks = manager.Queue()
+        pending = procs.map_async(_group_task, [(g, ticks) for g in groups])
+        with tqdm(total=total, desc="synth corpus", unit="seq", disable=not progress) as bar:
+            while not pending.ready() or not ticks.empty():
+                try:
+                    ticks.get(timeout=0.2)
+                    bar.update(1)
+                except queue.Empty:
+                    pass
+        for main_entries, pool_entries in pending.get():
             sequences.extend(main_entries)
             pool_sequences.extend(pool_entries)
     sequences.sort(key=lambda e: e["name"])
