@@ -19,7 +19,7 @@ VOCA_FRAMES_60 = 24  # 0.4 s at 60 fps
 def speech_chunk(shared: Path, name: str, start_s: float, seconds: float) -> tuple[np.ndarray, int]:
     data, rate = sf.read(str(shared / "speech" / name), dtype="float32", always_2d=False)
     a = int(start_s * rate)
-    return data[a : a + int(round(seconds * rate))], rate
+    return data[a : a + round(seconds * rate)], rate
 
 
 @pytest.fixture()
@@ -36,25 +36,38 @@ def raw_vocaset(tmp_path: Path, shared_fixtures: Path) -> dict:
     audio: dict = {}
     truth: dict = {}
     k = 0
-    for si, subj in enumerate(subjects):
+    for _si, subj in enumerate(subjects):
         index[subj], audio[subj] = {}, {}
         for sent in VOCA_SENTENCES:
             my_rows = rows[k * VOCA_FRAMES_60 : (k + 1) * VOCA_FRAMES_60]
             frame_ids = np.arange(VOCA_FRAMES_60) * 3 + 5  # arbitrary increasing frame numbers
             order = rng.permutation(VOCA_FRAMES_60)  # dict insertion order shuffled
             index[subj][sent] = {int(frame_ids[i]): int(my_rows[i]) for i in order}
-            wav, rate = speech_chunk(shared_fixtures, "faceformer_demo.wav", 0.5 + 0.4 * k, VOCA_FRAMES_60 / 60)
+            wav, rate = speech_chunk(
+                shared_fixtures, "faceformer_demo.wav", 0.5 + 0.4 * k, VOCA_FRAMES_60 / 60
+            )
             audio[subj][sent] = {"audio": (wav * 32767).astype(np.int16), "sample_rate": rate}
             truth[(subj, sent)] = data[my_rows]
             k += 1
     np.save(root / "data_verts.npy", data)
     templates = {s: (rng.standard_normal((5023, 3)) * 0.05).astype(np.float32) for s in subjects}
-    for name, obj in (("subj_seq_to_idx.pkl", index), ("raw_audio_fixed.pkl", audio), ("templates.pkl", templates)):
+    for name, obj in (
+        ("subj_seq_to_idx.pkl", index),
+        ("raw_audio_fixed.pkl", audio),
+        ("templates.pkl", templates),
+    ):
         with open(root / name, "wb") as fh:
             pickle.dump(obj, fh, protocol=2)
     return {
-        "root": root, "truth": truth, "templates": templates, "audio": audio, "train": VOCA_TRAIN, "val": VOCA_VAL,
-        "test": VOCA_TEST, "sentences": VOCA_SENTENCES, "frames_60": VOCA_FRAMES_60,
+        "root": root,
+        "truth": truth,
+        "templates": templates,
+        "audio": audio,
+        "train": VOCA_TRAIN,
+        "val": VOCA_VAL,
+        "test": VOCA_TEST,
+        "sentences": VOCA_SENTENCES,
+        "frames_60": VOCA_FRAMES_60,
     }
 
 
@@ -77,7 +90,9 @@ def biwi_root(tmp_path: Path, shared_fixtures: Path) -> dict:
         np.save(root / "vertices_npy" / f"{name}.npy", verts.reshape(frames, -1))  # float64 as from MATLAB
         wav, rate = speech_chunk(shared_fixtures, "codetalker_demo_man.wav", 0.3 + 0.5 * i, frames / 25)
         sf.write(str(root / "wav" / f"{name}.wav"), wav, rate)
-    (root / "sentences.txt").write_text("".join(f"biwi sentence number {n}\n" for n in range(1, 41)), encoding="utf-8")
+    (root / "sentences.txt").write_text(
+        "".join(f"biwi sentence number {n}\n" for n in range(1, 41)), encoding="utf-8"
+    )
     return {"root": root, "names": names, "templates": templates}
 
 

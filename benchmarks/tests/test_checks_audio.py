@@ -8,16 +8,18 @@ from talkbench.datasets.checks import check_vertices
 
 
 def test_truncation_rule_worked_example() -> None:
-    # 100 frames at 30 fps = 3.333 s; 48000 samples = 3.0 s -> keep floor(48000*30/16000) = 90 frames, 48000 samples
+    # 100 frames at 30 fps = 3.333 s; 48000 samples = 3.0 s
+    # -> keep floor(48000*30/16000) = 90 frames and 48000 samples
     v, a = truncate_pair(np.zeros((100, 2, 3)), np.zeros(48000), 30.0, "x")
     assert v.shape[0] == 90 and a.shape[0] == 48000
-    # 80 frames at 25 fps = 3.2 s; 52000 samples = 3.25 s -> keep 80 frames, round(80*16000/25) = 51200 samples
+    # 80 frames at 25 fps = 3.2 s; 52000 samples = 3.25 s
+    # -> keep 80 frames and round(80*16000/25) = 51200 samples
     v, a = truncate_pair(np.zeros((80, 2, 3)), np.zeros(52000), 25.0, "x")
     assert v.shape[0] == 80 and a.shape[0] == 51200
 
 
 def test_truncation_rejects_large_mismatch_naming_source() -> None:
-    with pytest.raises(DataError, match="seqA.npy"):
+    with pytest.raises(DataError, match=r"seqA.npy"):
         truncate_pair(np.zeros((30, 2, 3)), np.zeros(16000 * 3), 30.0, "seqA.npy")
 
 
@@ -52,15 +54,15 @@ def test_load_audio_stereo_44k_to_mono_16k(shared_fixtures: Path) -> None:
 def test_load_audio_errors_name_the_file(tmp_path: Path) -> None:
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"RIFF\x00\x00not really a wav file at all")
-    with pytest.raises(AudioError, match="junk.wav"):
+    with pytest.raises(AudioError, match=r"junk.wav"):
         load_audio(junk)
-    with pytest.raises(FileNotFoundError, match="missing.wav"):
+    with pytest.raises(FileNotFoundError, match=r"missing.wav"):
         load_audio(tmp_path / "missing.wav")
     empty = tmp_path / "empty.wav"
     sf.write(str(empty), np.zeros(0, np.float32), 16000)
-    with pytest.raises(AudioError, match="empty.wav.*empty"):
+    with pytest.raises(AudioError, match=r"empty.wav.*empty"):
         load_audio(empty)
     nan = tmp_path / "nan.wav"
     sf.write(str(nan), np.array([0.1, np.nan, 0.2], np.float32), 16000, subtype="FLOAT")
-    with pytest.raises(AudioError, match="nan.wav.*NaN"):
+    with pytest.raises(AudioError, match=r"nan.wav.*NaN"):
         load_audio(nan)

@@ -6,7 +6,16 @@ from talkbench.datasets import Sample, collate_samples
 
 def _sample(frames: int, samples: int, fps: float = 30.0, verts: int = 4, idx: int = 0) -> Sample:
     v = np.arange(frames * verts * 3, dtype=np.float32).reshape(frames, verts, 3)
-    return Sample("s", f"x{frames:02d}", v, np.zeros((verts, 3), np.float32), np.ones(samples, np.float32), fps, "t", speaker_index=idx)
+    return Sample(
+        "s",
+        f"x{frames:02d}",
+        v,
+        np.zeros((verts, 3), np.float32),
+        np.ones(samples, np.float32),
+        fps,
+        "t",
+        speaker_index=idx,
+    )
 
 
 def test_collate_pads_with_zeros_and_records_lengths() -> None:

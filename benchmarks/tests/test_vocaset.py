@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from talkbench.datasets import DataError, VocasetRawDataset, convert_vocaset, vocaset_dataset
 
-
 # the miniature release built by the raw_vocaset fixture (conftest.py)
 VOCA_TRAIN = ("FaceTalk_170728_03272_TA", "FaceTalk_170904_00128_TA")
 VOCA_VAL = "FaceTalk_170811_03275_TA"
@@ -18,12 +17,16 @@ VOCA_FRAMES_60 = 24
 class Evil:
     """Pickles to a call of os.system: a restricted unpickler must refuse it."""
 
-    def __reduce__(self):  # noqa: ANN204
+    def __reduce__(self):
         return (os.system, ("echo this-should-never-run",))
 
 
 def test_fixture_layout_matches(raw_vocaset: dict) -> None:
-    assert (raw_vocaset["train"], raw_vocaset["val"], raw_vocaset["test"]) == (VOCA_TRAIN, VOCA_VAL, VOCA_TEST)
+    assert (raw_vocaset["train"], raw_vocaset["val"], raw_vocaset["test"]) == (
+        VOCA_TRAIN,
+        VOCA_VAL,
+        VOCA_TEST,
+    )
     assert raw_vocaset["sentences"] == VOCA_SENTENCES and raw_vocaset["frames_60"] == VOCA_FRAMES_60
 
 
@@ -81,7 +84,9 @@ def test_convert_round_trip_matches_raw(raw_vocaset: dict, tmp_path: Path) -> No
 def test_transcripts_one_line_per_sentence(raw_vocaset: dict, tmp_path: Path) -> None:
     tdir = tmp_path / "sentencestext"
     tdir.mkdir()
-    (tdir / f"{VOCA_TRAIN[0]}.txt").write_text("".join(f"Sentence {n} text.\n" for n in range(1, 41)), encoding="utf-8")
+    (tdir / f"{VOCA_TRAIN[0]}.txt").write_text(
+        "".join(f"Sentence {n} text.\n" for n in range(1, 41)), encoding="utf-8"
+    )
     ds = VocasetRawDataset(raw_vocaset["root"], "train", transcripts=tdir)
     s = ds[ds.items.index((VOCA_TRAIN[0], "sentence20"))]
     assert s.transcript == "Sentence 20 text."
@@ -120,7 +125,9 @@ def test_processed_bad_vertices_name_the_file(processed: Path) -> None:
     bad = np.zeros((10, 5023 * 3), np.float32)
     bad[4, 7] = np.inf
     np.save(processed / "vertices_npy" / f"{name}.npy", bad)
-    with pytest.raises(DataError, match=f"{name}.npy.*NaN or Inf.*frame 2"):  # frame 4 at 60 fps = frame 2 at 30
+    with pytest.raises(
+        DataError, match=f"{name}.npy.*NaN or Inf.*frame 2"
+    ):  # frame 4 at 60 fps = frame 2 at 30
         ds[ds.names.index(name)]
     (processed / "vertices_npy" / f"{name}.npy").write_bytes(b"not an npy file")
     with pytest.raises(DataError, match=f"{name}.npy"):

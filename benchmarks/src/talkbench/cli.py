@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Optional
+from typing import Annotated
 
 import typer
 
@@ -18,8 +18,12 @@ from .progress import progress_enabled
 
 __all__ = ["app", "data_app", "main"]
 
-app = typer.Typer(help="talkbench: speech-driven 3D facial animation benchmark.", no_args_is_help=True, add_completion=False)
-data_app = typer.Typer(help="Prepare and inspect datasets (VOCASET, BIWI, the synthetic corpus).", no_args_is_help=True)
+app = typer.Typer(
+    help="talkbench: speech-driven 3D facial animation benchmark.", no_args_is_help=True, add_completion=False
+)
+data_app = typer.Typer(
+    help="Prepare and inspect datasets (VOCASET, BIWI, the synthetic corpus).", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
 _PROTOCOLS = ("vocaset", "biwi-test-a", "biwi-test-b", "synth")
@@ -32,12 +36,14 @@ def _fail(message: str) -> None:
 
 @data_app.command("synth")
 def data_synth(
-    out: Path = typer.Argument(..., help="output folder (created)"),
-    seed: int = typer.Option(0, help="corpus seed; the same seed gives identical files"),
-    size: str = typer.Option("default", help="tiny | smoke | default"),
-    sentences: Optional[int] = typer.Option(None, help="override: sentences per speaker"),
-    pool: Optional[int] = typer.Option(None, help="override: pool utterances per pool speaker"),
-    figures: Optional[Path] = typer.Option(None, help="also write PNG figures of the face to this folder"),
+    out: Annotated[Path, typer.Argument(help="output folder (created)")],
+    seed: Annotated[int, typer.Option(help="corpus seed; the same seed gives identical files")] = 0,
+    size: Annotated[str, typer.Option(help="tiny | smoke | default")] = "default",
+    sentences: Annotated[int | None, typer.Option(help="override: sentences per speaker")] = None,
+    pool: Annotated[int | None, typer.Option(help="override: pool utterances per pool speaker")] = None,
+    figures: Annotated[
+        Path | None, typer.Option(help="also write PNG figures of the face to this folder")
+    ] = None,
 ) -> None:
     """Generate the synthetic talking-face corpus."""
     import time
@@ -48,9 +54,13 @@ def data_synth(
         _fail(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
     chosen = SIZES[size]
     if sentences is not None or pool is not None:
-        chosen = CorpusSize(sentences or chosen.sentences_per_speaker, pool if pool is not None else chosen.pool_per_speaker)
+        chosen = CorpusSize(
+            sentences or chosen.sentences_per_speaker, pool if pool is not None else chosen.pool_per_speaker
+        )
     t0 = time.perf_counter()
-    manifest = generate_corpus(out, seed=seed, size=chosen if chosen != SIZES[size] else size, progress=progress_enabled())
+    manifest = generate_corpus(
+        out, seed=seed, size=chosen if chosen != SIZES[size] else size, progress=progress_enabled()
+    )
     elapsed = time.perf_counter() - t0
     if figures is not None:
         from .datasets.synth.figures import save_expression_figure, save_template_figure, save_viseme_figure
@@ -69,8 +79,13 @@ def data_synth(
 
 @data_app.command("convert-vocaset")
 def data_convert_vocaset(
-    raw: Path = typer.Argument(..., help="folder with data_verts.npy, subj_seq_to_idx.pkl, raw_audio_fixed.pkl, templates.pkl"),
-    out: Path = typer.Argument(..., help="output folder for vertices_npy/, wav/, templates.pkl"),
+    raw: Annotated[
+        Path,
+        typer.Argument(
+            help="folder with data_verts.npy, subj_seq_to_idx.pkl, raw_audio_fixed.pkl, templates.pkl"
+        ),
+    ],
+    out: Annotated[Path, typer.Argument(help="output folder for vertices_npy/, wav/, templates.pkl")],
 ) -> None:
     """Convert the raw VOCASET release to the processed layout."""
     from .datasets.checks import DataError
@@ -85,9 +100,11 @@ def data_convert_vocaset(
 
 @data_app.command("align")
 def data_align(
-    root: Path = typer.Argument(..., help="processed-layout folder (wav/ is aligned)"),
-    transcripts: Path = typer.Option(..., help="transcript file (shared) or folder of <subject>.txt, one line per sentence"),
-    force: bool = typer.Option(False, help="recompute alignments even when the cache is current"),
+    root: Annotated[Path, typer.Argument(help="processed-layout folder (wav/ is aligned)")],
+    transcripts: Annotated[
+        Path, typer.Option(help="transcript file (shared) or folder of <subject>.txt, one line per sentence")
+    ],
+    force: Annotated[bool, typer.Option(help="recompute alignments even when the cache is current")] = False,
 ) -> None:
     """Forced-align every wav of a dataset to its transcript (pocketsphinx); caches alignments/<name>.json."""
     from tqdm import tqdm
@@ -126,10 +143,10 @@ def data_align(
 
 @data_app.command("info")
 def data_info(
-    root: Path = typer.Argument(..., help="dataset folder"),
-    protocol: str = typer.Option("synth", help="vocaset | biwi-test-a | biwi-test-b | synth"),
-    check: bool = typer.Option(False, help="load every sequence and report the first bad file"),
-    as_json: bool = typer.Option(False, "--json", help="print JSON"),
+    root: Annotated[Path, typer.Argument(help="dataset folder")],
+    protocol: Annotated[str, typer.Option(help="vocaset | biwi-test-a | biwi-test-b | synth")] = "synth",
+    check: Annotated[bool, typer.Option(help="load every sequence and report the first bad file")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
     """Summarise a dataset's splits (sequences, frames, duration, missing sequences)."""
     from tqdm import tqdm
@@ -149,7 +166,11 @@ def data_info(
                 ds = vocaset_dataset(root, split)
             else:
                 ds = biwi_dataset(root, split, test_set=protocol[-1].upper())
-            entry = {"sequences": len(ds), "subjects": sorted({s for s, _, _ in ds.items}), "missing": len(ds.missing)}
+            entry = {
+                "sequences": len(ds),
+                "subjects": sorted({s for s, _, _ in ds.items}),
+                "missing": len(ds.missing),
+            }
             if check:
                 frames = seconds = 0.0
                 for i in tqdm(range(len(ds)), desc=f"check {split}", disable=not progress_enabled()):
@@ -165,13 +186,18 @@ def data_info(
         return
     for split, e in report.items():
         extra = f", {e['frames']} frames, {e['minutes']} min" if "frames" in e else ""
-        typer.echo(f"{split:6s} {e['sequences']:5d} sequences, {len(e['subjects'])} subjects, {e['missing']} missing{extra}")
+        typer.echo(
+            f"{split:6s} {e['sequences']:5d} sequences, {len(e['subjects'])} subjects, "
+            f"{e['missing']} missing{extra}"
+        )
 
 
 @data_app.command("probe")
 def data_probe(
-    root: Path = typer.Argument(..., help="synthetic corpus folder"),
-    align_limit: int = typer.Option(40, help="utterances of the test split to force-align (0: skip)"),
+    root: Annotated[Path, typer.Argument(help="synthetic corpus folder")],
+    align_limit: Annotated[
+        int, typer.Option(help="utterances of the test split to force-align (0: skip)")
+    ] = 40,
 ) -> None:
     """Signal probes of a synthetic corpus (alignment agreement, audio→lips, text→upper face)."""
     from .datasets.synth.probes import alignment_agreement, lip_opening_probe, upper_face_probe

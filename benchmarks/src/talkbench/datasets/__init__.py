@@ -3,48 +3,59 @@
 Every loader returns :class:`Sample` objects (vertices ``(T, V, 3)`` at the dataset fps, template,
 faces, 16 kHz mono audio, transcript and alignments when known); :func:`collate_samples` pads them
 into a :class:`Batch` for ``torch.utils.data.DataLoader``.
+
+Names are imported on first use (PEP 562), so ``import talkbench.datasets`` stays cheap: corpus
+generation workers import only what they need.
 """
 
-from .alignment import Aligner, AlignmentError, align_file, compare_onsets, normalise_transcript
-from .audio_io import AudioError, load_audio, to_mono_16k
-from .biwi import biwi_dataset
-from .checks import DataError, truncate_pair
-from .processed import ProcessedDataset, load_alignment, load_templates, read_faces, save_alignment
-from .sample import AUDIO_RATE, Batch, Sample, collate_samples
-from .splits import SplitSpec, split_spec
-from .synth import generate_corpus, load_synth_masks, synth_dataset
-from .transcripts import TranscriptSource
-from .vocaset import RawVocaset, VocasetRawDataset, convert_vocaset, vocaset_dataset
+from __future__ import annotations
 
-__all__ = [
-    "AUDIO_RATE",
-    "Aligner",
-    "AlignmentError",
-    "AudioError",
-    "Batch",
-    "DataError",
-    "ProcessedDataset",
-    "RawVocaset",
-    "Sample",
-    "SplitSpec",
-    "TranscriptSource",
-    "VocasetRawDataset",
-    "align_file",
-    "biwi_dataset",
-    "collate_samples",
-    "compare_onsets",
-    "convert_vocaset",
-    "generate_corpus",
-    "load_alignment",
-    "load_audio",
-    "load_synth_masks",
-    "load_templates",
-    "normalise_transcript",
-    "read_faces",
-    "save_alignment",
-    "split_spec",
-    "synth_dataset",
-    "to_mono_16k",
-    "truncate_pair",
-    "vocaset_dataset",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Aligner": "alignment",
+    "AlignmentError": "alignment",
+    "align_file": "alignment",
+    "compare_onsets": "alignment",
+    "normalise_transcript": "alignment",
+    "AudioError": "audio_io",
+    "load_audio": "audio_io",
+    "to_mono_16k": "audio_io",
+    "Batch": "batching",
+    "collate_samples": "batching",
+    "biwi_dataset": "biwi",
+    "DataError": "checks",
+    "truncate_pair": "checks",
+    "load_alignment": "alignment_io",
+    "save_alignment": "alignment_io",
+    "ProcessedDataset": "processed",
+    "load_templates": "processed",
+    "read_faces": "processed",
+    "AUDIO_RATE": "sample",
+    "Sample": "sample",
+    "SplitSpec": "splits",
+    "split_spec": "splits",
+    "generate_corpus": "synth",
+    "load_synth_masks": "synth",
+    "synth_dataset": "synth",
+    "TranscriptSource": "transcripts",
+    "RawVocaset": "vocaset",
+    "VocasetRawDataset": "vocaset",
+    "convert_vocaset": "vocaset",
+    "vocaset_dataset": "vocaset",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -19,11 +19,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .alignment_io import load_alignment, save_alignment
 from .checks import DataError
-from .processed import load_alignment, save_alignment
 from .sample import AUDIO_RATE, Segment
 
-__all__ = ["Aligner", "AlignmentError", "align_file", "compare_onsets", "normalise_transcript", "speech_bounds"]
+__all__ = [
+    "Aligner",
+    "AlignmentError",
+    "align_file",
+    "compare_onsets",
+    "normalise_transcript",
+    "speech_bounds",
+]
 
 _FRAME_S = 0.01
 _SILENCES = {"SIL", "<sil>", "<s>", "</s>", "[NOISE]", "+SPN+", "+NSN+"}
@@ -34,7 +41,10 @@ class AlignmentError(RuntimeError):
 
 
 def normalise_transcript(text: str) -> list[str]:
-    """Lower-case words, keeping letters, digits and apostrophes (``"Hello, world!"`` → ``["hello", "world"]``)."""
+    """Lower-case words, keeping letters, digits and apostrophes.
+
+    ``"Hello, world!"`` → ``["hello", "world"]``.
+    """
     return re.sub(r"[^a-z0-9']+", " ", text.lower()).split()
 
 
@@ -67,12 +77,14 @@ class Aligner:
         self._decoders = {fillers: self._new_decoder(fillers) for fillers in (True, False)}
         self.last_used_fillers = True
 
-    def _new_decoder(self, fillers: bool):  # noqa: ANN202
+    def _new_decoder(self, fillers: bool):
         from pocketsphinx import Decoder
 
         return Decoder(samprate=AUDIO_RATE, fsgusefiller=fillers, loglevel="FATAL", **self._config)
 
-    def _run(self, fillers: bool, pcm: bytes, words: list[str]) -> list[tuple[str, int, int, list[tuple[str, int, int]]]] | None:
+    def _run(
+        self, fillers: bool, pcm: bytes, words: list[str]
+    ) -> list[tuple[str, int, int, list[tuple[str, int, int]]]] | None:
         """One alignment attempt; ``None`` when the search misses words or the phone pass fails."""
         d = self._decoders[fillers]
         try:
@@ -87,12 +99,17 @@ class Aligner:
             d.start_utt()
             d.process_raw(pcm, full_utt=True)
             d.end_utt()
-            return [(w.name, w.start, w.duration, [(p.name, p.start, p.duration) for p in w]) for w in d.get_alignment()]
+            return [
+                (w.name, w.start, w.duration, [(p.name, p.start, p.duration) for p in w])
+                for w in d.get_alignment()
+            ]
         except RuntimeError:
             self._decoders[fillers] = self._new_decoder(fillers)  # a failed utterance leaves it unusable
             return None
 
-    def align(self, audio: np.ndarray, transcript: str, source: str = "<audio>") -> tuple[list[Segment], list[Segment]]:
+    def align(
+        self, audio: np.ndarray, transcript: str, source: str = "<audio>"
+    ) -> tuple[list[Segment], list[Segment]]:
         """Word and phone segments ``(label, start_s, end_s)`` (silences removed; phones in ARPAbet)."""
         words = normalise_transcript(transcript)
         if not words:
@@ -106,7 +123,11 @@ class Aligner:
             )
         start, end = speech_bounds(np.asarray(audio))
         offset = start / AUDIO_RATE
-        pcm = (np.clip(np.asarray(audio[start:end], dtype=np.float64), -1.0, 1.0) * 32767).astype("<i2").tobytes()
+        pcm = (
+            (np.clip(np.asarray(audio[start:end], dtype=np.float64), -1.0, 1.0) * 32767)
+            .astype("<i2")
+            .tobytes()
+        )
         alignment = None
         for fillers in (True, False):
             alignment = self._run(fillers, pcm, words)
@@ -154,7 +175,14 @@ def align_file(
             pass  # unreadable cache: recompute and overwrite
     audio = load_audio(wav)
     words, phones = (aligner or Aligner()).align(audio, transcript, source=str(wav))
-    save_alignment(cache, words, phones, transcript=transcript, audio_sha256=digest, source="pocketsphinx forced alignment")
+    save_alignment(
+        cache,
+        words,
+        phones,
+        transcript=transcript,
+        audio_sha256=digest,
+        source="pocketsphinx forced alignment",
+    )
     return words, phones
 
 

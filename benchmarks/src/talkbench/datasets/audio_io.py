@@ -71,5 +71,11 @@ def write_wav(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int 
     """Write mono audio as 16-bit PCM WAV (the processed-layout format), atomically."""
     p = Path(path)
     tmp = p.with_name(p.name + ".tmp")
-    sf.write(str(tmp), np.clip(np.asarray(audio, dtype=np.float64), -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
+    sf.write(
+        str(tmp),
+        np.clip(np.asarray(audio, dtype=np.float64), -1.0, 1.0),
+        sample_rate,
+        subtype="PCM_16",
+        format="WAV",
+    )
     os.replace(tmp, p)

@@ -58,5 +58,8 @@ def biwi_dataset(
     ds = ProcessedDataset(root, spec, faces=faces, transcripts=transcripts, max_mismatch_s=max_mismatch_s)
     for subject, template in ds.templates.items():
         if template.shape[0] != BIWI_VERTICES:
-            raise DataError(f"{ds.templates_path}: template {subject!r} has {template.shape[0]} vertices, BIWI has {BIWI_VERTICES}")
+            raise DataError(
+                f"{ds.templates_path}: template {subject!r} has {template.shape[0]} vertices, "
+                f"BIWI has {BIWI_VERTICES}"
+            )
     return ds

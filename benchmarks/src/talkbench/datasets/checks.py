@@ -42,7 +42,10 @@ def check_vertices(vertices: np.ndarray, num_vertices: int, source: str) -> np.n
         arr = arr.reshape(arr.shape[0], num_vertices, 3)
     elif arr.ndim == 3:
         if arr.shape[1:] != (num_vertices, 3):
-            raise DataError(f"{source}: frames of shape {arr.shape[1:]}, expected ({num_vertices}, 3) to match the template")
+            raise DataError(
+                f"{source}: frames of shape {arr.shape[1:]}, expected ({num_vertices}, 3) "
+                "to match the template"
+            )
     else:
         raise DataError(f"{source}: expected (T, V*3) or (T, V, 3) vertices, got shape {arr.shape}")
     if arr.shape[0] == 0:
@@ -84,8 +87,8 @@ def truncate_pair(
             f"{source}: motion lasts {t / fps:.3f} s but audio {s / AUDIO_RATE:.3f} s "
             f"(difference {gap:.3f} s > {max_mismatch_s} s); check that the files belong together"
         )
-    t_keep = min(t, int(math.floor(s * fps / AUDIO_RATE + 1e-9)))
+    t_keep = min(t, math.floor(s * fps / AUDIO_RATE + 1e-9))
     if t_keep <= 0:
         raise DataError(f"{source}: audio of {s} samples is shorter than one motion frame")
-    s_keep = min(s, int(round(t_keep * AUDIO_RATE / fps)))
+    s_keep = min(s, round(t_keep * AUDIO_RATE / fps))
     return vertices[:t_keep], audio[:s_keep]

@@ -13,7 +13,6 @@ mono, and the pair is cut by the truncation rule of :mod:`talkbench.datasets.che
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Callable
@@ -24,9 +23,10 @@ import numpy as np
 from facial_metrics.safe_pickle import load_restricted_pickle
 from torch.utils.data import Dataset
 
+from .alignment_io import load_alignment, save_alignment
 from .audio_io import load_audio
 from .checks import DEFAULT_MAX_MISMATCH_S, DataError, check_template, check_vertices, truncate_pair
-from .sample import Sample, Segment
+from .sample import Sample
 from .splits import SplitSpec
 from .transcripts import TranscriptSource, sentence_number
 
@@ -40,7 +40,9 @@ def load_templates(path: str | os.PathLike[str], num_vertices: int | None = None
     p = Path(path)
     data: Any = load_restricted_pickle(p, encoding="latin1")
     if not isinstance(data, dict) or not data:
-        raise DataError(f"{p}: expected a non-empty dict subject -> (V, 3) template, got {type(data).__name__}")
+        raise DataError(
+            f"{p}: expected a non-empty dict subject -> (V, 3) template, got {type(data).__name__}"
+        )
     out: dict[str, np.ndarray] = {}
     for key, value in data.items():
         name = key.decode("latin1") if isinstance(key, bytes) else str(key)
@@ -79,29 +81,6 @@ def load_npy(path: str | os.PathLike[str]) -> np.ndarray:
         raise DataError(f"{p}: not a readable .npy array ({exc})") from exc
 
 
-def save_alignment(path: str | os.PathLike[str], words: list[Segment], phones: list[Segment], **meta: Any) -> None:
-    """Write an alignment JSON (``{"words": [[label, start_s, end_s], ...], "phones": [...], ...}``) atomically."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    payload = {**meta, "words": [list(w) for w in words], "phones": [list(x) for x in phones]}
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1), encoding="utf-8")
-    os.replace(tmp, p)
-
-
-def load_alignment(path: str | os.PathLike[str]) -> tuple[list[Segment], list[Segment], dict[str, Any]]:
-    """Read an alignment JSON written by :func:`save_alignment`: ``(words, phones, metadata)``."""
-    p = Path(path)
-    try:
-        payload = json.loads(p.read_text(encoding="utf-8"))
-        words = [(str(a), float(b), float(c)) for a, b, c in payload["words"]]
-        phones = [(str(a), float(b), float(c)) for a, b, c in payload["phones"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{p}: not a valid alignment file ({type(exc).__name__}: {exc})") from exc
-    meta = {k: v for k, v in payload.items() if k not in ("words", "phones")}
-    return words, phones, meta
-
-
 class ProcessedDataset(Dataset[Sample]):
     """A split of a processed-layout dataset (see the module docstring).
 
@@ -138,7 +117,9 @@ class ProcessedDataset(Dataset[Sample]):
         self.attributes = attributes or {}
         vdir, self.wav_dir = self.root / "vertices_npy", self.root / "wav"
         if not vdir.is_dir():
-            raise FileNotFoundError(f"{vdir}: folder not found; expected the processed layout <root>/vertices_npy/")
+            raise FileNotFoundError(
+                f"{vdir}: folder not found; expected the processed layout <root>/vertices_npy/"
+            )
         tpath = Path(templates_path) if templates_path is not None else self.root / "templates.pkl"
         self.templates = load_templates(tpath)
         self.templates_path = tpath

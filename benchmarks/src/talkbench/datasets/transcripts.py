@@ -20,7 +20,7 @@ __all__ = ["TranscriptSource", "read_transcript_lines", "sentence_number"]
 
 
 def sentence_number(sentence: str) -> int:
-    """Number of a sentence id: the trailing digits (``"sentence07"`` → 7, ``"e37"`` → 37, ``"s012"`` → 12)."""
+    """Number of a sentence id: its trailing digits (``"sentence07"`` → 7, ``"e37"`` → 37)."""
     match = re.search(r"(\d+)$", sentence)
     if not match:
         raise ValueError(f"sentence id {sentence!r} does not end in a number")
@@ -48,7 +48,9 @@ class TranscriptSource:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         if not self.path.exists():
-            raise FileNotFoundError(f"transcripts not found: {self.path} (give a file or a folder of <subject>.txt)")
+            raise FileNotFoundError(
+                f"transcripts not found: {self.path} (give a file or a folder of <subject>.txt)"
+            )
         self._cache: dict[str, list[str]] = {}
 
     def _file_for(self, subject: str) -> Path:

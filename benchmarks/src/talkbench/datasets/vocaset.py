@@ -78,7 +78,9 @@ class RawVocaset:
         self.root = Path(root)
         verts_path = self.root / "data_verts.npy"
         if not verts_path.is_file():
-            raise FileNotFoundError(f"{verts_path}: not found; expected the raw VOCASET release in {self.root}")
+            raise FileNotFoundError(
+                f"{verts_path}: not found; expected the raw VOCASET release in {self.root}"
+            )
         try:
             self.data_verts = np.load(verts_path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as exc:
@@ -89,8 +91,12 @@ class RawVocaset:
         self.index_path = self.root / "subj_seq_to_idx.pkl"
         self.audio_path = self.root / "raw_audio_fixed.pkl"
         self.templates_path = self.root / "templates.pkl"
-        self.index = self._mapping(load_restricted_pickle(self.index_path, encoding="latin1"), self.index_path)
-        self.raw_audio = self._mapping(load_restricted_pickle(self.audio_path, encoding="latin1"), self.audio_path)
+        self.index = self._mapping(
+            load_restricted_pickle(self.index_path, encoding="latin1"), self.index_path
+        )
+        self.raw_audio = self._mapping(
+            load_restricted_pickle(self.audio_path, encoding="latin1"), self.audio_path
+        )
         self.templates = load_templates(self.templates_path, FLAME_VERTICES)
 
     @staticmethod
@@ -118,7 +124,9 @@ class RawVocaset:
         except KeyError:
             raise DataError(f"{self.index_path}: no entry for {subject}/{sentence}") from None
         if not isinstance(frames, dict) or not frames:
-            raise DataError(f"{self.index_path}: {subject}/{sentence} must map frame index -> row, got {frames!r:.80}")
+            raise DataError(
+                f"{self.index_path}: {subject}/{sentence} must map frame index -> row, got {frames!r:.80}"
+            )
         rows = np.array([int(frames[k]) for k in sorted(frames)], dtype=np.int64)
         if rows.min() < 0 or rows.max() >= self.data_verts.shape[0]:
             raise DataError(
@@ -175,7 +183,9 @@ class VocasetRawDataset(Dataset[Sample]):
             raise DataError(f"{self.raw.templates_path}: no template for subject {subject!r}")
         template = self.raw.templates[subject]
         src = f"{self.raw.verts_path} [{subject}/{sentence}]"
-        verts = check_vertices(self.raw.vertices_60fps(subject, sentence)[:: self.spec.gt_stride], FLAME_VERTICES, src)
+        verts = check_vertices(
+            self.raw.vertices_60fps(subject, sentence)[:: self.spec.gt_stride], FLAME_VERTICES, src
+        )
         audio, rate = self.raw.audio_raw(subject, sentence)
         audio = to_mono_16k(audio, rate, source=f"{self.raw.audio_path} [{subject}/{sentence}]")
         verts, audio = truncate_pair(verts, audio, self.spec.fps, src, self.max_mismatch_s)
@@ -215,9 +225,13 @@ def convert_vocaset(
     (out / "wav").mkdir(parents=True, exist_ok=True)
     seqs = list(raw.sequences())
     n = 0
-    for subject, sentence in tqdm(seqs, desc="convert VOCASET", disable=not (progress and progress_enabled())):
+    for subject, sentence in tqdm(
+        seqs, desc="convert VOCASET", disable=not (progress and progress_enabled())
+    ):
         name = f"{subject}_{sentence}"
-        verts = check_vertices(raw.vertices_60fps(subject, sentence), FLAME_VERTICES, f"{raw.verts_path} [{name}]")
+        verts = check_vertices(
+            raw.vertices_60fps(subject, sentence), FLAME_VERTICES, f"{raw.verts_path} [{name}]"
+        )
         audio, rate = raw.audio_raw(subject, sentence)
         to_mono_16k(audio, rate, source=f"{raw.audio_path} [{name}]")  # validates the waveform
         vtmp = out / "vertices_npy" / f"{name}.tmp.npy"

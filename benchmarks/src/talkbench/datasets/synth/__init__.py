@@ -1,28 +1,44 @@
 """The synthetic talking-face corpus: eSpeak NG speech, a procedural face, a viseme rig with
-Cohen–Massaro coarticulation, mood-driven upper face and blinks (docs/datasets.md)."""
+Cohen–Massaro coarticulation, mood-driven upper face and blinks (docs/datasets.md).
 
-from .corpus import SIZES, CorpusSize, generate_corpus, speakers
-from .dataset import load_manifest, load_synth_masks, synth_dataset
-from .face import TOPOLOGY, FaceMesh, build_face
-from .grammar import MOODS, Sentence, sample_sentence, vocabulary
-from .rig import CHANNELS, Rig, build_rig
+Names are imported on first use (PEP 562).
+"""
 
-__all__ = [
-    "CHANNELS",
-    "MOODS",
-    "SIZES",
-    "TOPOLOGY",
-    "CorpusSize",
-    "FaceMesh",
-    "Rig",
-    "Sentence",
-    "build_face",
-    "build_rig",
-    "generate_corpus",
-    "load_manifest",
-    "load_synth_masks",
-    "sample_sentence",
-    "speakers",
-    "synth_dataset",
-    "vocabulary",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "SIZES": "corpus",
+    "CorpusSize": "corpus",
+    "generate_corpus": "corpus",
+    "speakers": "corpus",
+    "load_manifest": "dataset",
+    "load_synth_masks": "dataset",
+    "synth_dataset": "dataset",
+    "TOPOLOGY": "face",
+    "FaceMesh": "face",
+    "build_face": "face",
+    "MOODS": "grammar",
+    "Sentence": "grammar",
+    "sample_sentence": "grammar",
+    "vocabulary": "grammar",
+    "CHANNELS": "rig",
+    "Rig": "rig",
+    "build_rig": "rig",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -14,6 +14,9 @@ after (carry-over, ``θ→``) the centre. The parameter track is the dominance-w
 Targets and dominances are given per viseme class (15 OVRLipSync classes, reference/methods.md §5.1);
 parameters a viseme does not constrain get a low dominance, so they follow the neighbours (e.g. lip
 rounding of /u/ spreading over the preceding consonants). ``κ = 1`` as in the original paper.
+Pauses (silence segments, which can last seconds) measure ``t − c_s`` from the nearest edge of the
+pause instead of its centre, so the rest pose holds throughout a pause and the dominance decays only
+outside it.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ _TABLE: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 }
 TARGETS = {k: np.array(v[0]) for k, v in _TABLE.items()}
 DOMINANCE = {k: np.array(v[1]) for k, v in _TABLE.items()}
-assert len(next(iter(TARGETS.values()))) == len(SPEECH_CHANNELS)
+if any(len(v) != len(SPEECH_CHANNELS) for v in (*TARGETS.values(), *DOMINANCE.values())):
+    raise RuntimeError("coarticulation table rows must have one value per speech channel")
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,11 @@ def speech_tracks(
     num = np.zeros((len(times), len(SPEECH_CHANNELS)))
     den = np.zeros_like(num)
     for vis, start, end in segs:
-        centre = 0.5 * (start + end)
-        dt = t - centre
+        if vis == "sil":
+            # a pause holds its rest pose over its whole extent: distance to the interval, not its centre
+            dt = np.where(t < start, t - start, np.where(t > end, t - end, 0.0))
+        else:
+            dt = t - 0.5 * (start + end)
         rate = np.where(dt < 0, style.theta_anticipatory, style.theta_carryover)
         dom = DOMINANCE[vis][None, :] * np.exp(-rate * np.abs(dt) ** kappa)
         num += dom * TARGETS[vis][None, :]

@@ -18,22 +18,29 @@ facial-metrics). The pool re-uses the training speakers 01–08 with fresh sente
 validation and test speakers stay unseen by every trained component.
 
 Every random draw comes from ``numpy.random.default_rng([seed, ...])`` keyed by what it decides
-(speaker, sequence, pool or not), so a sequence does not depend on the corpus size or order.
+(speaker, sequence, pool or not). eSpeak NG's waveform generator keeps state from one utterance to
+the next (pitch-cycle phase, flutter), which shifts later utterances by a few samples and is not
+reset by ``espeak_Initialize``. The speakers are therefore split into two fixed groups (odd and even
+numbers), each generated in order by a fresh worker process (``multiprocessing`` spawn, one task per
+process; the groups run in parallel when ``workers`` is 2), so the files depend only on the seed and
+the corpus size, not on the calling process's history or the number of workers.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import pickle
+import queue
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..alignment_io import save_alignment
 from ..audio_io import write_wav
-from ..processed import save_alignment
 from ..sample import AUDIO_RATE
 from .coarticulation import CoarticulationStyle
 from .face import TOPOLOGY, build_face, identity_shape
@@ -99,7 +106,9 @@ def speakers(seed: int) -> list[SpeakerSpec]:
             gains=tuple(float(g) for g in rng.uniform(0.75, 1.25, size=6)),
             lead_s=float(rng.uniform(0.0, 0.04)),
         )
-        style = SpeakerStyle(coart, expressivity=float(rng.uniform(0.7, 1.3)), blink_rate=float(rng.uniform(0.2, 0.5)))
+        style = SpeakerStyle(
+            coart, expressivity=float(rng.uniform(0.7, 1.3)), blink_rate=float(rng.uniform(0.2, 0.5))
+        )
         out.append(SpeakerSpec(name=f"synth{i:02d}", split=_split_of(i), voice=voice, style=style))
     return out
 
@@ -115,9 +124,11 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-def _make_sequence(root: Path, spk: SpeakerSpec, template: np.ndarray, sentence_id: str, rng: np.random.Generator) -> dict[str, Any]:
+def _make_sequence(
+    root: Path, spk: SpeakerSpec, template: np.ndarray, sentence_id: str, rng: np.random.Generator
+) -> dict[str, Any]:
     sentence = sample_sentence(rng)
-    utt = synthesize_sentence(sentence, spk.voice)
+    utt = synthesize_sentence(sentence, spk.voice, seed=int(rng.integers(2**31)))
     num_frames = int(np.floor(utt.audio.shape[0] * FPS / AUDIO_RATE))
     params = utterance_params(utt.phones, sentence.mood, num_frames, FPS, spk.style, rng)
     verts = build_rig().apply(template, params)
@@ -145,6 +156,46 @@ def _make_sequence(root: Path, spk: SpeakerSpec, template: np.ndarray, sentence_
     }
 
 
+def _speaker_task(
+    task: tuple[Path, SpeakerSpec, np.ndarray, int, int, CorpusSize, bool],
+    ticks: Any = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """All sequences of one speaker; one item goes on ``ticks`` (if given) per finished sequence."""
+    out, spk, template, i, seed, sz, in_pool = task
+    main: list[dict[str, Any]] = []
+    for n in range(1, sz.sentences_per_speaker + 1):
+        main.append(_make_sequence(out, spk, template, f"s{n:03d}", np.random.default_rng([seed, 3, i, n])))
+        if ticks is not None:
+            ticks.put(1)
+    pool: list[dict[str, Any]] = []
+    if in_pool:
+        for n in range(1, sz.pool_per_speaker + 1):
+            rng = np.random.default_rng([seed, 4, i, n])
+            entry = _make_sequence(out / "pool", spk, template, f"p{n:03d}", rng)
+            entry["split"] = "pool"
+            pool.append(entry)
+            if ticks is not None:
+                ticks.put(1)
+    return main, pool
+
+
+def _group_task(
+    args: tuple[list[tuple[Path, SpeakerSpec, np.ndarray, int, int, CorpusSize, bool]], Any],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The speakers of one group, in order (run in a fresh process: see the module docstring).
+
+    One item is put on the ``ticks`` queue per finished sequence (for the progress bar).
+    """
+    group, ticks = args
+    main: list[dict[str, Any]] = []
+    pool: list[dict[str, Any]] = []
+    for task in group:
+        m, p = _speaker_task(task, ticks)
+        main.extend(m)
+        pool.extend(p)
+    return main, pool
+
+
 def _write_masks(root: Path, face_regions: dict[str, np.ndarray]) -> dict[str, Any]:
     from facial_metrics import RegionMask
 
@@ -152,7 +203,9 @@ def _write_masks(root: Path, face_regions: dict[str, np.ndarray]) -> dict[str, A
     meta: dict[str, Any] = {}
     for name, idx in face_regions.items():
         mask = RegionMask.from_indices(name, TOPOLOGY, idx)
-        (root / "masks" / f"{name}.txt").write_text(",".join(str(int(i)) for i in mask.indices) + "\n", encoding="utf-8")
+        (root / "masks" / f"{name}.txt").write_text(
+            ",".join(str(int(i)) for i in mask.indices) + "\n", encoding="utf-8"
+        )
         meta[name] = {"topology": TOPOLOGY, "file": f"{name}.txt", "count": len(mask), "sha256": mask.sha256}
     (root / "masks" / "masks.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return meta
@@ -163,8 +216,12 @@ def generate_corpus(
     seed: int = 0,
     size: str | CorpusSize = "default",
     progress: bool = False,
+    workers: int | None = None,
 ) -> dict[str, Any]:
-    """Generate the corpus under ``root`` and return its manifest (also written to ``corpus.json``)."""
+    """Generate the corpus under ``root`` and return its manifest (also written to ``corpus.json``).
+
+    ``workers`` (1 or 2; default: the CPU count, at most 2) processes generate the two speaker groups.
+    """
     from tqdm import tqdm
 
     sz = SIZES[size] if isinstance(size, str) else size
@@ -174,7 +231,9 @@ def generate_corpus(
     _write_layout_dirs(pool)
     face = build_face()
     spks = speakers(seed)
-    templates = {s.name: identity_shape(face, np.random.default_rng([seed, 2, i + 1])) for i, s in enumerate(spks)}
+    templates = {
+        s.name: identity_shape(face, np.random.default_rng([seed, 2, i + 1])) for i, s in enumerate(spks)
+    }
     with open(out / "templates.pkl", "wb") as fh:
         pickle.dump(templates, fh, protocol=2)
     with open(pool / "templates.pkl", "wb") as fh:
@@ -183,23 +242,34 @@ def generate_corpus(
     _export_ply(out / f"{TOPOLOGY}.ply", face.vertices, face.faces)
     masks = _write_masks(out, {"lips": face.region("lips"), "upper_face": face.region("upper_face")})
 
-    jobs: list[tuple[Path, SpeakerSpec, str, list[int]]] = []
-    for i, spk in enumerate(spks, start=1):
-        for n in range(1, sz.sentences_per_speaker + 1):
-            jobs.append((out, spk, f"s{n:03d}", [seed, 3, i, n]))
-    for i, spk in enumerate(spks, start=1):
-        if spk.name in POOL_SPEAKERS:
-            for n in range(1, sz.pool_per_speaker + 1):
-                jobs.append((pool, spk, f"p{n:03d}", [seed, 4, i, n]))
+    groups = [
+        [
+            (out, spk, templates[spk.name], i, seed, sz, spk.name in POOL_SPEAKERS)
+            for i, spk in enumerate(spks, start=1)
+            if i % 2 == parity
+        ]
+        for parity in (1, 0)
+    ]
     sequences: list[dict[str, Any]] = []
     pool_sequences: list[dict[str, Any]] = []
-    for where, spk, sid, key in tqdm(jobs, desc="synth corpus", disable=not progress):
-        entry = _make_sequence(where, spk, templates[spk.name], sid, np.random.default_rng(key))
-        if where == pool:
-            entry["split"] = "pool"
-            pool_sequences.append(entry)
-        else:
-            sequences.append(entry)
+    n_workers = max(1, min(workers if workers is not None else (os.cpu_count() or 1), len(groups)))
+    total = sum(sz.sentences_per_speaker + (sz.pool_per_speaker if t[6] else 0) for g in groups for t in g)
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Manager() as manager, ctx.Pool(n_workers, maxtasksperchild=1) as procs:
+        ticks = manager.Queue()
+        pending = procs.map_async(_group_task, [(g, ticks) for g in groups])
+        with tqdm(total=total, desc="synth corpus", unit="seq", disable=not progress) as bar:
+            while not pending.ready() or not ticks.empty():
+                try:
+                    ticks.get(timeout=0.2)
+                    bar.update(1)
+                except queue.Empty:
+                    pass
+        for main_entries, pool_entries in pending.get():
+            sequences.extend(main_entries)
+            pool_sequences.extend(pool_entries)
+    sequences.sort(key=lambda e: e["name"])
+    pool_sequences.sort(key=lambda e: e["name"])
     for where, entries in ((out, sequences), (pool, pool_sequences)):
         by_spk: dict[str, list[str]] = {}
         for e in entries:
@@ -222,7 +292,8 @@ def generate_corpus(
         "masks": masks,
         "pool_speakers": list(POOL_SPEAKERS),
         "speakers": [
-            {"name": s.name, "split": s.split, "voice": asdict(s.voice), "style": asdict(s.style)} for s in spks
+            {"name": s.name, "split": s.split, "voice": asdict(s.voice), "style": asdict(s.style)}
+            for s in spks
         ],
         "sequences": sequences,
         "pool": pool_sequences,
@@ -236,9 +307,16 @@ def generate_corpus(
 def _export_ply(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
     """ASCII PLY (vertices + triangles) readable by trimesh, MeshLab, Blender."""
     lines = [
-        "ply", "format ascii 1.0", f"comment {TOPOLOGY}", f"element vertex {len(vertices)}",
-        "property float x", "property float y", "property float z", f"element face {len(faces)}",
-        "property list uchar int vertex_indices", "end_header",
+        "ply",
+        "format ascii 1.0",
+        f"comment {TOPOLOGY}",
+        f"element vertex {len(vertices)}",
+        "property float x",
+        "property float y",
+        "property float z",
+        f"element face {len(faces)}",
+        "property list uchar int vertex_indices",
+        "end_header",
     ]
     lines += [f"{x:.7f} {y:.7f} {z:.7f}" for x, y, z in vertices]
     lines += [f"3 {a} {b} {c}" for a, b, c in faces]

@@ -22,13 +22,18 @@ def load_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     """``corpus.json`` of a generated corpus."""
     p = Path(root) / "corpus.json"
     if not p.is_file():
-        raise FileNotFoundError(f"{p}: not found; generate the corpus with `talkbench data synth {Path(root)}`")
+        raise FileNotFoundError(
+            f"{p}: not found; generate the corpus with `talkbench data synth {Path(root)}`"
+        )
     try:
         manifest = json.loads(p.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise DataError(f"{p}: not valid JSON ({exc})") from exc
     if manifest.get("corpus") != "synth" or manifest.get("topology") != TOPOLOGY:
-        raise DataError(f"{p}: not a synth corpus manifest (corpus={manifest.get('corpus')!r}, topology={manifest.get('topology')!r})")
+        raise DataError(
+            f"{p}: not a synth corpus manifest "
+            f"(corpus={manifest.get('corpus')!r}, topology={manifest.get('topology')!r})"
+        )
     return manifest
 
 
@@ -53,7 +58,9 @@ def load_synth_masks(root: str | os.PathLike[str]) -> dict[str, RegionMask]:
         if not f.is_file():
             raise FileNotFoundError(f"{f}: mask index file missing")
         try:
-            idx = np.array([int(t) for t in f.read_text(encoding="utf-8").replace("\n", ",").split(",") if t.strip()])
+            idx = np.array(
+                [int(t) for t in f.read_text(encoding="utf-8").replace("\n", ",").split(",") if t.strip()]
+            )
         except ValueError as exc:
             raise DataError(f"{f}: not a comma-separated list of vertex ids ({exc})") from exc
         mask = RegionMask.from_indices(name, info["topology"], idx)
@@ -76,12 +83,21 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
     if split == "pool":
         base = split_spec("synth", "train")
         spec = SplitSpec(
-            protocol="synth", split="pool", subjects=tuple(manifest["pool_speakers"]), sentences=None,
-            fps=base.fps, gt_stride=1, topology=base.topology, train_subjects=base.train_subjects, sentence_format=None,
+            protocol="synth",
+            split="pool",
+            subjects=tuple(manifest["pool_speakers"]),
+            sentences=None,
+            fps=base.fps,
+            gt_stride=1,
+            topology=base.topology,
+            train_subjects=base.train_subjects,
+            sentence_format=None,
         )
         data_root, entries = root / "pool", manifest["pool"]
     else:
         spec = split_spec("synth", split)
         data_root, entries = root, manifest["sequences"]
     attributes = {e["name"]: {"mood": e["mood"]} for e in entries}
-    return ProcessedDataset(data_root, spec, faces=faces, transcripts=data_root / "transcripts", attributes=attributes)
+    return ProcessedDataset(
+        data_root, spec, faces=faces, transcripts=data_root / "transcripts", attributes=attributes
+    )

@@ -45,7 +45,9 @@ class _Event(ctypes.Structure):
     ]
 
 
-_Callback = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+_Callback = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
+)
 
 
 @dataclass(frozen=True)
@@ -75,12 +77,21 @@ class _Engine:
         self.lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self.lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         self.lib.espeak_Synth.argtypes = [
-            ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint, ctypes.c_uint,
-            ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_void_p,
+            ctypes.c_size_t,
+            ctypes.c_uint,
+            ctypes.c_int,
+            ctypes.c_uint,
+            ctypes.c_uint,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
         ]
         data = espeakng_loader.get_data_path().encode()
-        rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT)
+        rate = self.lib.espeak_Initialize(
+            _AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT
+        )
         if rate <= 0:
             raise RuntimeError(f"eSpeak NG failed to initialise (data at {data.decode()}, returned {rate})")
         self.sample_rate = int(rate)
@@ -106,11 +117,19 @@ class _Engine:
             i += 1
         return 0
 
-    def synth(self, text: str, voice: str, rate: int, pitch: int, pitch_range: int, ssml: bool) -> SynthResult:
+    def synth(
+        self, text: str, voice: str, rate: int, pitch: int, pitch_range: int, ssml: bool, seed: int
+    ) -> SynthResult:
         with self.lock:
+            self.lib.espeak_ng_SetRandSeed(int(seed))
             if self.lib.espeak_SetVoiceByName(voice.encode()) != 0:
                 raise ValueError(f"eSpeak NG has no voice {voice!r}")
-            for param, value in ((_PARAM_RATE, rate), (_PARAM_PITCH, pitch), (_PARAM_RANGE, pitch_range), (_PARAM_VOLUME, 100)):
+            for param, value in (
+                (_PARAM_RATE, rate),
+                (_PARAM_PITCH, pitch),
+                (_PARAM_RANGE, pitch_range),
+                (_PARAM_VOLUME, 100),
+            ):
                 self.lib.espeak_SetParameter(param, int(value), 0)
             self._chunks, self._events = [], []
             buf = ctypes.create_string_buffer(text.encode("utf-8"))
@@ -149,11 +168,17 @@ def synthesize(
     pitch: int = 50,
     pitch_range: int = 50,
     ssml: bool = False,
+    seed: int = 0,
 ) -> SynthResult:
     """Synthesise ``text`` (plain, or SSML when ``ssml``) with eSpeak NG.
 
     Args:
         voice: voice name, optionally with a variant (``"en-us+m3"``, ``"en-us+f2"``).
         rate: words per minute (80–450). pitch / pitch_range: 0–100.
+        seed: seed of the library's noise generator (``espeak_ng_SetRandSeed``), set before synthesis.
+
+    The waveform generator also carries state from the previous utterance of the process (see
+    :mod:`talkbench.datasets.synth.corpus`), so equal inputs give equal output only after an equal
+    history of calls.
     """
-    return _engine().synth(text, voice, rate, pitch, pitch_range, ssml)
+    return _engine().synth(text, voice, rate, pitch, pitch_range, ssml, seed)

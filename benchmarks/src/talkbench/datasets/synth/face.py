@@ -24,7 +24,7 @@ from functools import lru_cache
 import numpy as np
 from scipy.spatial import Delaunay
 
-__all__ = ["FaceMesh", "TOPOLOGY", "build_face", "identity_shape"]
+__all__ = ["TOPOLOGY", "FaceMesh", "build_face", "identity_shape"]
 
 TOPOLOGY = "synth-face-v1"
 
@@ -99,7 +99,9 @@ def _depth(xy: np.ndarray) -> np.ndarray:
     g = lambda dx, dy, sx, sy: np.exp(-((dx / sx) ** 2 + (dy / sy) ** 2))  # noqa: E731
     z = 0.065 * np.sqrt(np.clip(1.0 - (x / 0.09) ** 2 - (y / 0.14) ** 2, 0.0, None))
     z += 0.024 * g(x, y + 0.012, 0.008, 0.018) + 0.012 * g(x, y - 0.012, 0.006, 0.02)  # nose tip, bridge
-    z += 0.004 * (g(x - 0.012, y + 0.02, 0.006, 0.005) + g(x + 0.012, y + 0.02, 0.006, 0.005))  # nostril wings
+    z += 0.004 * (
+        g(x - 0.012, y + 0.02, 0.006, 0.005) + g(x + 0.012, y + 0.02, 0.006, 0.005)
+    )  # nostril wings
     z -= 0.009 * (g(x - EYE_X, y - EYE_Y, 0.016, 0.012) + g(x + EYE_X, y - EYE_Y, 0.016, 0.012))  # sockets
     z += 0.005 * g(np.abs(x) - 0.03, y - 0.048, 0.025, 0.007)  # brow ridge
     z += 0.006 * (g(x - 0.042, y + 0.018, 0.016, 0.016) + g(x + 0.042, y + 0.018, 0.016, 0.016))  # cheeks
@@ -113,7 +115,14 @@ def build_face() -> FaceMesh:
     """Build ``synth-face-v1`` (deterministic; cached)."""
     pts, mring, mtheta, ering, etheta, eside = [], [], [], [], [], []
 
-    def add(xy: np.ndarray, mr: int = -1, mt: np.ndarray | None = None, er: int = -1, et: np.ndarray | None = None, es: int = 0) -> None:
+    def add(
+        xy: np.ndarray,
+        mr: int = -1,
+        mt: np.ndarray | None = None,
+        er: int = -1,
+        et: np.ndarray | None = None,
+        es: int = 0,
+    ) -> None:
         n = len(xy)
         pts.append(xy)
         mring.append(np.full(n, mr))
@@ -172,9 +181,14 @@ def build_face() -> FaceMesh:
 
 
 def _inside_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    from matplotlib.path import Path as MplPath
-
-    return MplPath(polygon).contains_points(points)
+    """Even-odd rule (ray casting towards +x) for a closed polygon ``(N, 2)``."""
+    x, y = points[:, 0:1], points[:, 1:2]
+    x0, y0 = polygon[:, 0][None], polygon[:, 1][None]
+    x1, y1 = np.roll(polygon[:, 0], -1)[None], np.roll(polygon[:, 1], -1)[None]
+    straddles = (y0 > y) != (y1 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_cross = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+    return ((straddles & (x < x_cross)).sum(axis=1) % 2) == 1
 
 
 def identity_shape(face: FaceMesh, rng: np.random.Generator) -> np.ndarray:

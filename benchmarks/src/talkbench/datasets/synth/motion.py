@@ -32,7 +32,12 @@ class SpeakerStyle:
 
 
 def expression_tracks(
-    mood: str, times: np.ndarray, speech_start: float, speech_end: float, intensity: float, rng: np.random.Generator
+    mood: str,
+    times: np.ndarray,
+    speech_start: float,
+    speech_end: float,
+    intensity: float,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Expression-channel values ``(T, 7)``: the mood's pose, eased in from the start of speech
     over 0.35 s, held with a slow ±8 % drift, eased half-way out over 0.3 s after speech ends."""

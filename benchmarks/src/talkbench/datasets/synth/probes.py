@@ -27,7 +27,14 @@ from .dataset import load_synth_masks, synth_dataset
 from .face import build_face
 from .grammar import MOODS
 
-__all__ = ["alignment_agreement", "log_mel_frames", "r2_score", "ridge_fit", "lip_opening_probe", "upper_face_probe"]
+__all__ = [
+    "alignment_agreement",
+    "lip_opening_probe",
+    "log_mel_frames",
+    "r2_score",
+    "ridge_fit",
+    "upper_face_probe",
+]
 
 
 def _mel_filterbank(n_mels: int, n_fft: int, sr: int) -> np.ndarray:
@@ -44,10 +51,14 @@ def _mel_filterbank(n_mels: int, n_fft: int, sr: int) -> np.ndarray:
     return fb
 
 
-def log_mel_frames(audio: np.ndarray, num_frames: int, fps: float, n_mels: int = 40, context: int = 2) -> np.ndarray:
+def log_mel_frames(
+    audio: np.ndarray, num_frames: int, fps: float, n_mels: int = 40, context: int = 2
+) -> np.ndarray:
     """Log-mel features (25 ms Hann windows, 10 ms hop, HTK mel scale) averaged per video frame and
     stacked over ``±context`` video frames: ``(num_frames, n_mels * (2 * context + 1))``."""
-    _, _, spec = stft(audio, fs=AUDIO_RATE, window="hann", nperseg=400, noverlap=240, nfft=512, boundary=None, padded=True)
+    _, _, spec = stft(
+        audio, fs=AUDIO_RATE, window="hann", nperseg=400, noverlap=240, nfft=512, boundary=None, padded=True
+    )
     power = np.abs(spec) ** 2  # (bins, n)
     logmel = np.log(_mel_filterbank(n_mels, 512, AUDIO_RATE) @ power + 1e-8).T  # (n, n_mels)
     t_audio = (np.arange(logmel.shape[0]) * 160 + 200) / AUDIO_RATE
@@ -61,7 +72,9 @@ def log_mel_frames(audio: np.ndarray, num_frames: int, fps: float, n_mels: int =
     return np.concatenate([padded[k : k + num_frames] for k in range(2 * context + 1)], axis=1)
 
 
-def ridge_fit(x: np.ndarray, y: np.ndarray, alpha: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def ridge_fit(
+    x: np.ndarray, y: np.ndarray, alpha: float = 1.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Ridge regression on standardised features: returns ``(mean, std, weights, bias)``."""
     mu, sd = x.mean(0), x.std(0) + 1e-8
     xs = (x - mu) / sd
@@ -103,8 +116,8 @@ def lip_opening_probe(root: str | os.PathLike[str], alpha: float = 10.0) -> dict
     return {
         "r2_audio": r2_score(yte, _predict(model, xte)),
         "r2_constant": r2_score(yte, np.full_like(yte, ytr.mean())),
-        "train_frames": int(len(ytr)),
-        "test_frames": int(len(yte)),
+        "train_frames": len(ytr),
+        "test_frames": len(yte),
         "lip_opening_mm_mean": float(yte.mean() * 1000),
         "lip_opening_mm_std": float(yte.std() * 1000),
     }
@@ -116,10 +129,17 @@ def upper_face_probe(root: str | os.PathLike[str], alpha: float = 10.0) -> dict[
     train, test = _collect(root, "train"), _collect(root, "test")
 
     def target(samples: list[Sample]) -> np.ndarray:
-        return np.concatenate([(s.vertices[:, upper] - s.template[upper]).reshape(s.num_frames, -1) for s in samples])
+        return np.concatenate(
+            [(s.vertices[:, upper] - s.template[upper]).reshape(s.num_frames, -1) for s in samples]
+        )
 
     def mood(samples: list[Sample]) -> np.ndarray:
-        return np.concatenate([np.tile(np.eye(len(MOODS))[MOODS.index(s.attributes["mood"])], (s.num_frames, 1)) for s in samples])
+        return np.concatenate(
+            [
+                np.tile(np.eye(len(MOODS))[MOODS.index(s.attributes["mood"])], (s.num_frames, 1))
+                for s in samples
+            ]
+        )
 
     def audio(samples: list[Sample]) -> np.ndarray:
         return np.concatenate([log_mel_frames(s.audio, s.num_frames, s.fps) for s in samples])
@@ -136,18 +156,21 @@ def upper_face_probe(root: str | os.PathLike[str], alpha: float = 10.0) -> dict[
         "r2_text_attribute": r2_score(yte, _predict(m_text, mood(test))),
         "r2_constant": r2_score(yte, np.zeros_like(yte) + ytr.mean(0)),
         "components": 3,
-        "test_frames": int(len(yte)),
+        "test_frames": len(yte),
     }
 
 
-def alignment_agreement(root: str | os.PathLike[str], split: str = "test", limit: int | None = None) -> dict[str, Any]:
+def alignment_agreement(
+    root: str | os.PathLike[str], split: str = "test", limit: int | None = None
+) -> dict[str, Any]:
     """Phone-onset differences between pocketsphinx and the synthesiser on ``split`` (ms)."""
     ds = synth_dataset(root, split)
     aligner = Aligner()
     diffs, fallback, n = [], 0, 0
     for i in range(len(ds) if limit is None else min(limit, len(ds))):
         s = ds[i]
-        assert s.phones is not None and s.transcript is not None
+        if s.phones is None or s.transcript is None:
+            raise ValueError(f"{s.name}: no synthesiser alignment or transcript; is {root} a synth corpus?")
         _, phones = aligner.align(s.audio, s.transcript, source=s.name)
         diffs.append(compare_onsets(s.phones, phones))
         fallback += not aligner.last_used_fillers

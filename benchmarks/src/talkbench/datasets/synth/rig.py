@@ -7,8 +7,8 @@ Displacements are computed on the shared template and added to a speaker's ident
 
 Channels and their size at value 1 (metres):
 
-* speech: ``jaw_open`` (rotation of the lower face by 13° about an axis 8 cm behind the lips; the
-  lower lip drops ≈ 13 mm), ``lip_close``, ``lip_round`` (mouth narrows 35 %, lips protrude 8 mm),
+* speech: ``jaw_open`` (rotation of the lower face by 10° about an axis 9 cm behind the lips; the
+  lips part by ≈ 16 mm), ``lip_close``, ``lip_round`` (mouth narrows 35 %, lips protrude 8 mm),
   ``lip_spread`` (corners out 18 %), ``lower_lip_tuck`` (lower lip up 6 mm, back 6 mm),
   ``upper_lip_raise`` (upper lip up 4 mm);
 * expression: ``smile``, ``frown`` (mouth corners ±4 mm, cheeks), ``brow_raise`` (6 mm),
@@ -54,7 +54,7 @@ class Rig:
         around_mouth = g(x, y - MOUTH_Y, 0.04, 0.03)
         basis = {name: np.zeros((n, 3)) for name in CHANNELS if name != "lip_close"}
 
-        # jaw: rotate the lower face about the x axis through (y=MOUTH_Y+0.005, z=-0.08)
+        # jaw: rotate the lower face about the x axis through (y=MOUTH_Y+0.01, z=-0.02), ~9 cm behind the lips
         # weight: 1 on the chin, fading to 0 a few mm above the mouth line and towards the jaw angle;
         # lower lip 1, upper lip 0, corners 0.5, the perioral rings blend into the skin weight
         below = _smoothstep((MOUTH_Y + 0.004 - y) / 0.03)
@@ -62,8 +62,8 @@ class Rig:
         lip_w = np.clip(0.5 - 0.5 * s / 0.35, 0.0, 1.0)  # 1 below the corners, 0 above
         ring_blend = np.clip((rho - 1.0) / 1.0, 0.0, 1.0)  # 0 on the lips, 0.9 on the outer ring
         w_jaw = np.where(on_mouth, (1 - ring_blend) * lip_w + ring_blend * w_jaw, w_jaw)
-        ang = np.deg2rad(13.0)
-        py, pz = y - (MOUTH_Y + 0.005), z + 0.08
+        ang = np.deg2rad(10.0)
+        py, pz = y - (MOUTH_Y + 0.01), z + 0.02
         ry = py * np.cos(ang) - pz * np.sin(ang)
         rz = py * np.sin(ang) + pz * np.cos(ang)
         basis["jaw_open"][:, 1] = w_jaw * (ry - py)

@@ -8,6 +8,7 @@ after the last phone, then resampled 22050 → 16000 Hz (``resample_poly(320, 44
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,11 +52,20 @@ def synthesize_sentence(
     mood_volume: int = 15,
     lead_s: float = 0.15,
     tail_s: float = 0.15,
+    seed: int = 0,
 ) -> Utterance:
     """Speak ``sentence`` with ``voice``; the mood word (first word) at ``mood_volume`` % loudness."""
     rest = " ".join(sentence.words[1:])
     ssml = f'<speak><prosody volume="{mood_volume}">{sentence.words[0]}</prosody> {rest}</speak>'
-    res = synthesize(ssml, voice=voice.name, rate=voice.rate, pitch=voice.pitch, pitch_range=voice.pitch_range, ssml=True)
+    res = synthesize(
+        ssml,
+        voice=voice.name,
+        rate=voice.rate,
+        pitch=voice.pitch,
+        pitch_range=voice.pitch_range,
+        ssml=True,
+        seed=seed,
+    )
     sr = res.sample_rate
     # phoneme boundaries: every phoneme / pause event starts a new interval; word events come, in
     # stream order, before the first phoneme of their word (their sample field is not reliable)
@@ -69,16 +79,20 @@ def synthesize_sentence(
         elif ev.kind == "end":
             marks.append(("_", ev.sample, word))
     if word != len(sentence.words):
-        raise RuntimeError(f"eSpeak NG reported {word} words for {sentence.text!r} ({len(sentence.words)} expected)")
+        raise RuntimeError(
+            f"eSpeak NG reported {word} words for {sentence.text!r} ({len(sentence.words)} expected)"
+        )
     raw: list[tuple[str, int, int, int]] = []  # (espeak mnemonic, start, end, word number) of real phonemes
-    for (label, start, wnum), (_, nxt, _) in zip(marks[:-1], marks[1:]):
+    for (label, start, wnum), (_, nxt, _) in itertools.pairwise(marks):
         if not is_pause(label) and nxt > start:
             raw.append((label, start, nxt, wnum))
     if not raw:
         raise RuntimeError(f"eSpeak NG reported no phonemes for {sentence.text!r}")
-    lead = int(round(lead_s * sr))
+    lead = round(lead_s * sr)
     last = raw[-1][2]
-    audio = np.concatenate([np.zeros(lead, np.float32), res.audio[: min(len(res.audio), last + int(tail_s * sr))]])
+    audio = np.concatenate(
+        [np.zeros(lead, np.float32), res.audio[: min(len(res.audio), last + int(tail_s * sr))]]
+    )
 
     def sec(sample: float) -> float:
         return (sample + lead) / sr
