@@ -124,16 +124,22 @@ def packed_contour_coverage(
     if is_contour is None:
         flat = fragments.pix_to_face.reshape(-1)[packed.index]
         is_contour = contour_edges(screen, faces).reshape(n * f, 3)[flat]
-    idx = packed.index
-    tri = screen.reshape(n * v, 3).index_select(0, packed.vertex_rows.reshape(-1)).view(-1, 3, 3)
-    pixel = torch.div(idx, k, rounding_mode="floor")
-    col = (pixel % w).to(screen.dtype) + 0.5
-    row = (torch.div(pixel, w, rounding_mode="floor") % h).to(screen.dtype) + 0.5
-    xs, ys = tri[..., 0], tri[..., 1]
-    e = torch.stack(
-        [_seg_dist2(col, row, xs[:, i], ys[:, i], xs[:, (i + 1) % 3], ys[:, (i + 1) % 3]) for i in range(3)],
-        dim=-1,
-    ) * (1.0 / (pixels_per_ndc**2 * sigma))  # (M, 3) squared edge distances over sigma
+    if packed.edge_dist2 is not None:
+        e = packed.edge_dist2 * (1.0 / sigma)
+    else:
+        idx = packed.index
+        tri = screen.reshape(n * v, 3).index_select(0, packed.vertex_rows.reshape(-1)).view(-1, 3, 3)
+        pixel = torch.div(idx, k, rounding_mode="floor")
+        col = (pixel % w).to(screen.dtype) + 0.5
+        row = (torch.div(pixel, w, rounding_mode="floor") % h).to(screen.dtype) + 0.5
+        xs, ys = tri[..., 0], tri[..., 1]
+        e = torch.stack(
+            [
+                _seg_dist2(col, row, xs[:, i], ys[:, i], xs[:, (i + 1) % 3], ys[:, (i + 1) % 3])
+                for i in range(3)
+            ],
+            dim=-1,
+        ) * (1.0 / (pixels_per_ndc**2 * sigma))  # (M, 3) squared edge distances over sigma
     d_c = torch.where(is_contour, e, torch.full_like(e, 80.0)).amin(-1).clamp_max(80.0)
     inside = packed.dists <= 0
     return torch.sigmoid(torch.where(inside, d_c, -d_c))

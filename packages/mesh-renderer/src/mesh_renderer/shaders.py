@@ -69,7 +69,10 @@ def packed_interpolate(packed: PackedFragments, attrs: torch.Tensor) -> torch.Te
     d = attrs.shape[-1]
     rows = packed.vertex_rows.reshape(-1)
     vals = attrs.reshape(-1, d).index_select(0, rows).view(-1, 3, d)  # (M, 3, D)
-    return (packed.bary_coords.unsqueeze(-1) * vals).sum(1)
+    b = packed.bary_coords
+    out = vals[:, 0] * b[:, 0:1]
+    out = out.addcmul(vals[:, 1], b[:, 1:2])
+    return out.addcmul(vals[:, 2], b[:, 2:3])
 
 
 def _coverage(fragments: Fragments, inputs: ShadingInputs, blend: BlendParams) -> torch.Tensor:
