@@ -79,7 +79,7 @@ def edge_neighbours(faces: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def contour_edges(screen: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """``(N, F, 3)`` bool: edge ``e`` of face ``f`` is a boundary edge or joins a front- and a back-facing face.
+    """``(N, F, 3)`` bool: edge ``e`` of face ``f`` is a boundary edge or joins front- and back-facing faces.
 
     Facing is the sign of the triangle's signed area on screen (counter-clockwise for the viewer = front).
     """

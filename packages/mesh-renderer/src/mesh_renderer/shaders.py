@@ -55,7 +55,7 @@ class ShadingInputs:
 def interpolate_vertex_attributes(
     fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
 ) -> torch.Tensor:
-    """``(N, H, W, K, D)`` barycentric interpolation of per-vertex ``(N, V, D)`` attributes (0 where empty)."""
+    """``(N, H, W, K, D)`` barycentric interpolation of per-vertex ``(N, V, D)`` attributes (0: empty)."""
     n, h, w, k = fragments.pix_to_face.shape
     packed = fragments.packed_entries(faces, attrs.shape[1])
     out = packed_interpolate(packed, attrs)

@@ -30,7 +30,8 @@ def _check_inputs(screen: torch.Tensor, faces: torch.Tensor) -> None:
         raise TypeError(f"faces must be an integer tensor, got {faces.dtype}")
     if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= screen.shape[1]):
         raise ValueError(
-            f"faces index vertices outside [0, {screen.shape[1]}): min {int(faces.min())}, max {int(faces.max())}"
+            f"faces index vertices outside [0, {screen.shape[1]}): "
+            f"min {int(faces.min())}, max {int(faces.max())}"
         )
 
 
