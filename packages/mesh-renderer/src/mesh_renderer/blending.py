@@ -142,7 +142,50 @@ def packed_contour_coverage(
         ) * (1.0 / (pixels_per_ndc**2 * sigma))  # (M, 3) squared edge distances over sigma
     d_c = torch.where(is_contour, e, torch.full_like(e, 80.0)).amin(-1).clamp_max(80.0)
     inside = packed.dists <= 0
-    return torch.sigmoid(torch.where(inside, d_c, -d_c))
+    p = torch.sigmoid(torch.where(inside, d_c, -d_c))
+    drop = _shadowed_outside_candidates(packed.index, packed.vertex_rows, inside, d_c.detach(), k)
+    return p if drop is None else torch.where(drop, torch.zeros_like(p), p)
+
+
+@torch.no_grad()
+def _shadowed_outside_candidates(
+    index: torch.Tensor, vertex_rows: torch.Tensor, inside: torch.Tensor, dist: torch.Tensor, k: int
+) -> torch.Tensor | None:
+    """``(M,)`` bool: outside candidates that share a vertex with a nearer outside candidate of the pixel.
+
+    Outside a mesh boundary, neighbouring triangles are one surface: only the nearest of them gives the
+    pixel its partial coverage (otherwise coverage doubles near boundary vertices). Candidates of other
+    surfaces (the other lip across the mouth opening) still add up. Ties go to the lower slot.
+    """
+    out = torch.nonzero(~inside, as_tuple=True)[0]
+    if out.numel() < 2:
+        return None
+    pixel = torch.div(index.index_select(0, out), k, rounding_mode="floor")
+    counts = torch.bincount(pixel)
+    multi = counts.index_select(0, pixel) > 1
+    out, pixel = out[multi], pixel[multi]
+    if out.numel() == 0:
+        return None
+    uniq, rank = torch.unique(pixel, return_inverse=True)
+    slot = index.index_select(0, out) % k
+    table = torch.full((uniq.numel(), k), -1, dtype=torch.int64, device=index.device)
+    table[rank, slot] = out
+    valid = table >= 0
+    safe = table.clamp_min(0)
+    rows = vertex_rows[safe]  # (S, K, 3)
+    d = dist[safe]  # (S, K)
+    share = (
+        (rows.unsqueeze(2).unsqueeze(-1) == rows.unsqueeze(1).unsqueeze(-2)).flatten(-2).any(-1)
+    )  # (S,K,K)
+    slots = torch.arange(k, device=index.device)
+    nearer = (d.unsqueeze(1) < d.unsqueeze(2)) | (
+        (d.unsqueeze(1) == d.unsqueeze(2)) & (slots.view(1, 1, k) < slots.view(1, k, 1))
+    )  # [s, a, b]: b is nearer than a
+    pair_ok = valid.unsqueeze(1) & valid.unsqueeze(2) & ~torch.eye(k, dtype=torch.bool, device=index.device)
+    shadowed = (share & nearer & pair_ok).any(-1) & valid  # (S, K)
+    drop = torch.zeros(index.numel(), dtype=torch.bool, device=index.device)
+    drop[table[shadowed]] = True
+    return drop
 
 
 def contour_coverage(
