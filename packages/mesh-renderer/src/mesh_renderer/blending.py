@@ -161,22 +161,25 @@ def _shadowed_outside_candidates(
     if out.numel() < 2:
         return None
     pixel = torch.div(index.index_select(0, out), k, rounding_mode="floor")
-    counts = torch.bincount(pixel)
-    multi = counts.index_select(0, pixel) > 1
-    out, pixel = out[multi], pixel[multi]
-    if out.numel() == 0:
+    multi_pixel = torch.bincount(pixel) > 1
+    keep = torch.nonzero(multi_pixel.index_select(0, pixel), as_tuple=True)[0]
+    if keep.numel() == 0:
         return None
-    uniq, rank = torch.unique(pixel, return_inverse=True)
+    out, pixel = out.index_select(0, keep), pixel.index_select(0, keep)
+    rank = (torch.cumsum(multi_pixel, 0) - 1).index_select(0, pixel)  # dense rank of the pixel
     slot = index.index_select(0, out) % k
-    table = torch.full((uniq.numel(), k), -1, dtype=torch.int64, device=index.device)
+    table = torch.full((int(multi_pixel.sum()), k), -1, dtype=torch.int64, device=index.device)
     table[rank, slot] = out
     valid = table >= 0
     safe = table.clamp_min(0)
     rows = vertex_rows[safe]  # (S, K, 3)
     d = dist[safe]  # (S, K)
-    share = (
-        (rows.unsqueeze(2).unsqueeze(-1) == rows.unsqueeze(1).unsqueeze(-2)).flatten(-2).any(-1)
-    )  # (S,K,K)
+    share = torch.zeros(rows.shape[0], k, k, dtype=torch.bool, device=index.device)  # share a vertex
+    for a in range(k):
+        for b in range(a + 1, k):
+            hit = (rows[:, a].unsqueeze(-1) == rows[:, b].unsqueeze(-2)).flatten(1).any(-1)
+            share[:, a, b] = hit
+            share[:, b, a] = hit
     slots = torch.arange(k, device=index.device)
     nearer = (d.unsqueeze(1) < d.unsqueeze(2)) | (
         (d.unsqueeze(1) == d.unsqueeze(2)) & (slots.view(1, 1, k) < slots.view(1, k, 1))
