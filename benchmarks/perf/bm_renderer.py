@@ -1,9 +1,10 @@
 """mesh-renderer performance (pytest-benchmark), CPU, 2 threads.
 
 Run: ``PYTHONPATH=packages/mesh-renderer/src python -m pytest benchmarks/perf/bm_renderer.py``
-(add ``--benchmark-json=out.json`` to keep the figures; ``MESH_RENDERER_BENCH_THREADS`` overrides the 2 threads). Each case stores ``frames_per_s`` (mean) in
-``extra_info``. Targets for the lip-reader path (88 x 88 mouth window, batch 32, <= 3k triangles):
->= 300 frames/s forward and >= 100 frames/s forward + backward.
+(add ``--benchmark-json=out.json`` to keep the figures; ``MESH_RENDERER_BENCH_THREADS`` overrides the
+2 threads). Each case stores ``frames_per_s`` (mean) in ``extra_info``. Targets for the lip-reader
+path (88 x 88 mouth window, batch 32, <= 3k triangles): >= 300 frames/s forward and >= 100 frames/s
+forward + backward.
 """
 
 from __future__ import annotations

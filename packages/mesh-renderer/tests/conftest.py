@@ -18,7 +18,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def biwi(shared_fixtures: Path) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(vertices (V, 3) float32, faces (F, 3) int64, lip ids) of the real BIWI topology (BIWI.ply, lve.txt)."""
+    """(vertices (V, 3) float32, faces (F, 3) int64, lip ids) of the real BIWI topology and lve.txt."""
     import trimesh
 
     mesh = trimesh.load(shared_fixtures / "biwi" / "BIWI.ply", process=False)

@@ -9,7 +9,8 @@ def test_orthographic_preset_maps_points_by_hand():
     cam = OrthographicCamera.preset("vocaset")  # s = 8, 224 x 224
     pts = torch.tensor([[0.0, 0.0, 0.0], [0.1, 0.05, 0.02]])
     out = cam(pts)
-    # origin -> image centre, depth 10; (0.1, 0.05): X = 0.8, Y = 0.4 -> px 112 + 0.8 * 112, py 112 - 0.4 * 112
+    # origin -> image centre, depth 10; (0.1, 0.05): X = 0.8, Y = 0.4 -> px 112 + 0.8 * 112,
+    # py 112 - 0.4 * 112
     expected = torch.tensor([[112.0, 112.0, 10.0], [201.6, 67.2, 10.0 - 8 * 0.02]])
     torch.testing.assert_close(out, expected)
 

@@ -84,6 +84,19 @@ def test_render_mouth_video_shape_and_content():
     assert gray[30, 44].item() > 0.5 and gray[58, 44].item() > 0.5
 
 
+def test_chunked_rendering_matches_and_backend_errors():
+    v, f, lips = lip_sheets(rows=6, cols=10, opening=0.1)
+    seq = v.expand(1, 5, -1, -1) + 0.02 * torch.arange(5.0).view(1, 5, 1, 1)
+    cam = OrthographicCamera(scale=0.4)
+    whole = render_mouth_video(seq, f, lips, cam, fps_in=25.0, per="frame")
+    chunked = render_mouth_video(seq, f, lips, cam, fps_in=25.0, per="frame", chunk_frames=2)
+    torch.testing.assert_close(chunked, whole)
+    with pytest.raises(ValueError, match="chunk_frames"):
+        render_mouth_video(seq, f, lips, cam, fps_in=25.0, chunk_frames=0)
+    with pytest.raises(ValueError, match=r"\(B, T, V, 3\)"):
+        render_mouth_video(seq[0], f, lips, cam, fps_in=25.0)
+
+
 def test_render_mouth_video_real_biwi_topology(biwi, golden):
     verts, faces, lips = biwi
     seq = verts.expand(1, 2, -1, -1)

@@ -79,7 +79,7 @@ def edge_neighbours(faces: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def contour_edges(screen: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """``(N, F, 3)`` bool: edge ``e`` of face ``f`` is a boundary edge or joins a front- and a back-facing face.
+    """``(N, F, 3)`` bool: edge ``e`` of face ``f`` is a boundary edge or joins front- and back-facing faces.
 
     Facing is the sign of the triangle's signed area on screen (counter-clockwise for the viewer = front).
     """
@@ -124,19 +124,71 @@ def packed_contour_coverage(
     if is_contour is None:
         flat = fragments.pix_to_face.reshape(-1)[packed.index]
         is_contour = contour_edges(screen, faces).reshape(n * f, 3)[flat]
-    idx = packed.index
-    tri = screen.reshape(n * v, 3).index_select(0, packed.vertex_rows.reshape(-1)).view(-1, 3, 3)
-    pixel = torch.div(idx, k, rounding_mode="floor")
-    col = (pixel % w).to(screen.dtype) + 0.5
-    row = (torch.div(pixel, w, rounding_mode="floor") % h).to(screen.dtype) + 0.5
-    xs, ys = tri[..., 0], tri[..., 1]
-    e = torch.stack(
-        [_seg_dist2(col, row, xs[:, i], ys[:, i], xs[:, (i + 1) % 3], ys[:, (i + 1) % 3]) for i in range(3)],
-        dim=-1,
-    ) * (1.0 / (pixels_per_ndc**2 * sigma))  # (M, 3) squared edge distances over sigma
+    if packed.edge_dist2 is not None:
+        e = packed.edge_dist2 * (1.0 / sigma)
+    else:
+        idx = packed.index
+        tri = screen.reshape(n * v, 3).index_select(0, packed.vertex_rows.reshape(-1)).view(-1, 3, 3)
+        pixel = torch.div(idx, k, rounding_mode="floor")
+        col = (pixel % w).to(screen.dtype) + 0.5
+        row = (torch.div(pixel, w, rounding_mode="floor") % h).to(screen.dtype) + 0.5
+        xs, ys = tri[..., 0], tri[..., 1]
+        e = torch.stack(
+            [
+                _seg_dist2(col, row, xs[:, i], ys[:, i], xs[:, (i + 1) % 3], ys[:, (i + 1) % 3])
+                for i in range(3)
+            ],
+            dim=-1,
+        ) * (1.0 / (pixels_per_ndc**2 * sigma))  # (M, 3) squared edge distances over sigma
     d_c = torch.where(is_contour, e, torch.full_like(e, 80.0)).amin(-1).clamp_max(80.0)
     inside = packed.dists <= 0
-    return torch.sigmoid(torch.where(inside, d_c, -d_c))
+    p = torch.sigmoid(torch.where(inside, d_c, -d_c))
+    drop = _shadowed_outside_candidates(packed.index, packed.vertex_rows, inside, d_c.detach(), k)
+    return p if drop is None else torch.where(drop, torch.zeros_like(p), p)
+
+
+@torch.no_grad()
+def _shadowed_outside_candidates(
+    index: torch.Tensor, vertex_rows: torch.Tensor, inside: torch.Tensor, dist: torch.Tensor, k: int
+) -> torch.Tensor | None:
+    """``(M,)`` bool: outside candidates that share a vertex with a nearer outside candidate of the pixel.
+
+    Outside a mesh boundary, neighbouring triangles are one surface: only the nearest of them gives the
+    pixel its partial coverage (otherwise coverage doubles near boundary vertices). Candidates of other
+    surfaces (the other lip across the mouth opening) still add up. Ties go to the lower slot.
+    """
+    out = torch.nonzero(~inside, as_tuple=True)[0]
+    if out.numel() < 2:
+        return None
+    pixel = torch.div(index.index_select(0, out), k, rounding_mode="floor")
+    multi_pixel = torch.bincount(pixel) > 1
+    keep = torch.nonzero(multi_pixel.index_select(0, pixel), as_tuple=True)[0]
+    if keep.numel() == 0:
+        return None
+    out, pixel = out.index_select(0, keep), pixel.index_select(0, keep)
+    rank = (torch.cumsum(multi_pixel, 0) - 1).index_select(0, pixel)  # dense rank of the pixel
+    slot = index.index_select(0, out) % k
+    table = torch.full((int(multi_pixel.sum()), k), -1, dtype=torch.int64, device=index.device)
+    table[rank, slot] = out
+    valid = table >= 0
+    safe = table.clamp_min(0)
+    rows = vertex_rows[safe]  # (S, K, 3)
+    d = dist[safe]  # (S, K)
+    share = torch.zeros(rows.shape[0], k, k, dtype=torch.bool, device=index.device)  # share a vertex
+    for a in range(k):
+        for b in range(a + 1, k):
+            hit = (rows[:, a].unsqueeze(-1) == rows[:, b].unsqueeze(-2)).flatten(1).any(-1)
+            share[:, a, b] = hit
+            share[:, b, a] = hit
+    slots = torch.arange(k, device=index.device)
+    nearer = (d.unsqueeze(1) < d.unsqueeze(2)) | (
+        (d.unsqueeze(1) == d.unsqueeze(2)) & (slots.view(1, 1, k) < slots.view(1, k, 1))
+    )  # [s, a, b]: b is nearer than a
+    pair_ok = valid.unsqueeze(1) & valid.unsqueeze(2) & ~torch.eye(k, dtype=torch.bool, device=index.device)
+    shadowed = (share & nearer & pair_ok).any(-1) & valid  # (S, K)
+    drop = torch.zeros(index.numel(), dtype=torch.bool, device=index.device)
+    drop[table[shadowed]] = True
+    return drop
 
 
 def contour_coverage(

@@ -73,7 +73,8 @@ class PackedFragments:
     ``index`` ``(M,)``: position in the flattened ``(N, H, W, K)`` grid; ``vertex_rows`` ``(M, 3)``: rows of
     the triangle's corners in the flattened ``(N * V, ...)`` vertex table; ``bary_coords`` ``(M, 3)`` and
     ``dists`` ``(M,)`` as in :class:`Fragments` (differentiable); ``contour`` ``(M, 3)`` bool, optional:
-    which triangle edges are contour edges (edge ``e`` joins corners ``e`` and ``e + 1``).
+    which triangle edges are contour edges (edge ``e`` joins corners ``e`` and ``e + 1``); ``edge_dist2``
+    ``(M, 3)``, optional: squared NDC distance from the pixel centre to each edge segment.
     """
 
     index: torch.Tensor
@@ -81,6 +82,7 @@ class PackedFragments:
     bary_coords: torch.Tensor
     dists: torch.Tensor
     contour: torch.Tensor | None = None
+    edge_dist2: torch.Tensor | None = None  # (M, 3) squared NDC distances to the three edges, optional
 
 
 class Fragments:

@@ -128,12 +128,14 @@ def render_mouth_video(
     faces_per_pixel: int = 4,
     per: str = "sequence",
     num_out: int | None = None,
+    chunk_frames: int = 256,
 ) -> torch.Tensor:
     """Differentiable lip-reader input ``(B, T_out, 1, out_size, out_size)`` from ``(B, T, V, 3)`` vertices.
 
     Renders only the ``out_size`` window around the mouth with soft coverage (``blur_pixels`` wide, SoftRas
     ``sigma`` set so coverage falls from 0.5 to ~0.0001 over that distance) and Lambert shading with the
-    AV-guidance lights, converts to normalised grayscale and resamples ``fps_in`` -> ``fps_out``.
+    AV-guidance lights, converts to normalised grayscale and resamples ``fps_in`` -> ``fps_out``. Frames
+    are rasterized ``chunk_frames`` at a time to bound the memory of the candidate search.
     """
     if vertices.ndim != 4 or vertices.shape[-1] != 3:
         raise ValueError(f"vertices must have shape (B, T, V, 3), got {tuple(vertices.shape)}")
@@ -148,6 +150,14 @@ def render_mouth_video(
         shader = LambertShader(blend=BlendParams(sigma=max(blur, 1e-12) / 9.21))
     renderer = MeshRenderer(camera, get_rasterizer(backend, settings), shader)
     offsets = mouth_window_offsets(locate_mouth(vertices, lip_indices, camera, per), crop)
-    images = renderer(vertices.reshape(b * t, v, 3), faces, offsets.reshape(b * t, 2))
+    if chunk_frames < 1:
+        raise ValueError(f"chunk_frames must be >= 1, got {chunk_frames}")
+    flat_v, flat_o = vertices.reshape(b * t, v, 3), offsets.reshape(b * t, 2)
+    images = torch.cat(
+        [
+            renderer(flat_v[s : s + chunk_frames], faces, flat_o[s : s + chunk_frames])
+            for s in range(0, b * t, chunk_frames)
+        ]
+    )
     frames = to_lipreader_input(images.reshape(b, t, *size, 4), crop)  # (B, T, 1, H, W)
     return temporal_resample(frames, fps_in, fps_out, dim=1, num_out=num_out)

@@ -55,7 +55,7 @@ class ShadingInputs:
 def interpolate_vertex_attributes(
     fragments: Fragments, faces: torch.Tensor, attrs: torch.Tensor
 ) -> torch.Tensor:
-    """``(N, H, W, K, D)`` barycentric interpolation of per-vertex ``(N, V, D)`` attributes (0 where empty)."""
+    """``(N, H, W, K, D)`` barycentric interpolation of per-vertex ``(N, V, D)`` attributes (0: empty)."""
     n, h, w, k = fragments.pix_to_face.shape
     packed = fragments.packed_entries(faces, attrs.shape[1])
     out = packed_interpolate(packed, attrs)
@@ -69,7 +69,10 @@ def packed_interpolate(packed: PackedFragments, attrs: torch.Tensor) -> torch.Te
     d = attrs.shape[-1]
     rows = packed.vertex_rows.reshape(-1)
     vals = attrs.reshape(-1, d).index_select(0, rows).view(-1, 3, d)  # (M, 3, D)
-    return (packed.bary_coords.unsqueeze(-1) * vals).sum(1)
+    b = packed.bary_coords
+    out = vals[:, 0] * b[:, 0:1]
+    out = out.addcmul(vals[:, 1], b[:, 1:2])
+    return out.addcmul(vals[:, 2], b[:, 2:3])
 
 
 def _coverage(fragments: Fragments, inputs: ShadingInputs, blend: BlendParams) -> torch.Tensor:

@@ -34,7 +34,7 @@ def render_frames(
     backend: str = "torch",
     antialias: bool = True,
 ) -> np.ndarray:
-    """``(T, H, W, 3)`` uint8 frames of ``(T, V, 3)`` vertices (Lambert, AV-guidance lights, black background)."""
+    """``(T, H, W, 3)`` uint8 frames of ``(T, V, 3)`` vertices (Lambert, AV-guidance lights, black)."""
     if vertices.ndim != 3 or vertices.shape[-1] != 3:
         raise ValueError(f"vertices must have shape (T, V, 3), got {tuple(vertices.shape)}")
     size = camera.image_size

@@ -7,7 +7,8 @@ Runs without autograd, in two passes that only enumerate pixels inside each tria
    inside the triangle are kept;
 2. *soft band* (only with a blur radius): the bounding box grown by the radius, for the triangles that
    have a contour edge in this frame (mesh boundary or occluding contour; with ``contour=None`` every
-   triangle, which is pytorch3d's rule); pairs within the radius of a contour edge are kept. Interior edges need no band: the neighbouring triangle covers those pixels.
+   triangle, which is pytorch3d's rule); pairs within the radius of a contour edge are kept. Interior edges
+   need no band: the neighbouring triangle covers those pixels.
 
 Each pixel then keeps its ``K`` nearest candidates. The selection packs (depth, face) into one int64 key
 per pair and takes ``K`` successive per-pixel minima with ``scatter_reduce`` (no sort).

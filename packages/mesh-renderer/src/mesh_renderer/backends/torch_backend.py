@@ -30,7 +30,8 @@ def _check_inputs(screen: torch.Tensor, faces: torch.Tensor) -> None:
         raise TypeError(f"faces must be an integer tensor, got {faces.dtype}")
     if faces.numel() and (int(faces.min()) < 0 or int(faces.max()) >= screen.shape[1]):
         raise ValueError(
-            f"faces index vertices outside [0, {screen.shape[1]}): min {int(faces.min())}, max {int(faces.max())}"
+            f"faces index vertices outside [0, {screen.shape[1]}): "
+            f"min {int(faces.min())}, max {int(faces.max())}"
         )
 
 
@@ -79,10 +80,15 @@ def rasterize_screen(
     w2 = 1.0 - w0 - w1
     bary = torch.stack([w0, w1, w2], dim=-1)
     inside = (bary >= 0).all(dim=-1)
-    d2 = torch.minimum(
-        torch.minimum(_seg_dist2(col, row, ax, ay, bx, by), _seg_dist2(col, row, bx, by, cx, cy)),
-        _seg_dist2(col, row, cx, cy, ax, ay),
-    )
+    edge_d2 = torch.stack(
+        [
+            _seg_dist2(col, row, ax, ay, bx, by),
+            _seg_dist2(col, row, bx, by, cx, cy),
+            _seg_dist2(col, row, cx, cy, ax, ay),
+        ],
+        dim=-1,
+    )  # (M, 3) squared pixel distances to the edges (corner e to e + 1)
+    d2 = edge_d2.amin(-1)
     scale2 = settings.pixels_per_ndc**2
     dist = torch.where(inside, -d2, d2) / scale2
 
@@ -100,7 +106,14 @@ def rasterize_screen(
     edge_flags = None if contour is None else contour.reshape(n * f, 3).index_select(0, packed)
     return Fragments(
         pix_to_face=p2f,
-        packed=PackedFragments(index=idx, vertex_rows=vid, bary_coords=bary, dists=dist, contour=edge_flags),
+        packed=PackedFragments(
+            index=idx,
+            vertex_rows=vid,
+            bary_coords=bary,
+            dists=dist,
+            contour=edge_flags,
+            edge_dist2=edge_d2 / scale2,
+        ),
         packed_depth=depth,
     )
 
