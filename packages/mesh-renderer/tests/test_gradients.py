@@ -110,3 +110,24 @@ def test_gradient_descent_on_vertices_opens_the_mouth():
     err = (vertices().detach() - target)[lips].norm(dim=-1).mean().item()
     assert err0 == pytest.approx(0.09, abs=1e-3)
     assert err < 0.25 * err0, f"lip vertex error {err:.4f} (start {err0:.4f})"
+
+
+def test_coverage_gradient_matches_the_area_derivative():
+    # scaling a triangle by s about its centroid scales its area by s^2, so d(area)/ds = 2 * area at s = 1;
+    # the soft coverage sum tracks the area, and its gradient must track this derivative
+    size = 96
+    pts = torch.tensor([[-0.55, -0.4, 0.0], [0.6, -0.3, 0.0], [-0.1, 0.65, 0.0]], dtype=torch.float64)
+    centroid = pts.mean(0)
+    blur = blur_radius_for_pixels(1.5, size)
+    renderer = MeshRenderer(
+        OrthographicCamera(scale=1.0, image_size=size),
+        TorchRasterizer(RasterSettings(image_size=size, blur_radius=blur, faces_per_pixel=2)),
+        SoftSilhouetteShader(BlendParams(sigma=blur / 9.21)),
+    )
+    s = torch.tensor(1.0, dtype=torch.float64, requires_grad=True)
+    verts = centroid + s * (pts - centroid)
+    coverage = renderer(verts[None], torch.tensor([[0, 1, 2]]))[0, ..., 3].sum()
+    coverage.backward()
+    (x0, y0), (x1, y1), (x2, y2) = (pts[:, :2] * size / 2).tolist()
+    area = abs((x1 - x0) * (y2 - y0) - (x2 - x0) * (y1 - y0)) / 2  # in pixels
+    assert s.grad.item() == pytest.approx(2 * area, rel=0.01), (s.grad.item(), 2 * area)
