@@ -190,7 +190,7 @@ class AnimatorConformance:
         for step in range(self.train_steps + 1):
             torch.manual_seed(step)
             loss = animator(batch).loss
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if step < self.train_steps:
                 optimizer.zero_grad()
                 loss.backward()

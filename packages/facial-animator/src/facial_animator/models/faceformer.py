@@ -268,7 +268,9 @@ class FaceFormer(Animator):
         """Load an official ``vocaset.pth`` / ``biwi.pth`` (a plain state_dict) with ``weights_only=True``.
 
         A ``PPE.pe`` buffer of another length is accepted (it only depends on ``max_seq_len``).
-        Raises ``ValueError`` naming the file and the missing / unexpected / mis-shaped keys.
+        Raises ``ValueError`` naming the file and the missing / unexpected / mis-shaped keys. A
+        model built on the ``meta`` device takes the checkpoint's tensors (``assign=True``), which
+        avoids initialising weights that are overwritten anyway.
         """
         path = Path(path)
         if not path.is_file():
@@ -294,7 +296,8 @@ class FaceFormer(Animator):
             raise ValueError(
                 f"{path}: shape mismatch for {len(mismatched)} keys{hint}: " + "; ".join(mismatched[:10])
             )
-        result = self.load_state_dict(state, strict=False)
+        on_meta = any(t.device.type == "meta" for t in own.values())
+        result = self.load_state_dict(state, strict=False, assign=on_meta)
         if strict and (result.missing_keys or result.unexpected_keys):
             raise ValueError(
                 f"{path}: not a FaceFormer {self.dataset} checkpoint: "
