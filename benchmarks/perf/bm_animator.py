@@ -7,11 +7,14 @@ BIWI (V = 23370, d = 128) configurations. End-to-end ``predict`` with the base w
 (random init) is timed as well.
 
 Run: ``python -m pytest benchmarks/perf/bm_animator.py --benchmark-only``
-(``PYTHONPATH=packages/facial-animator/src`` when the package is not installed).
+(``PYTHONPATH=packages/facial-animator/src`` when the package is not installed). Torch runs with
+2 intra-op threads; ``TALKBENCH_BENCH_THREADS=1`` overrides it (on an oversubscribed machine two
+threads make every small op wait on a descheduled peer, which penalises the step-by-step loop).
 """
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -28,7 +31,7 @@ CONFIGS = {
 @pytest.fixture(autouse=True)
 def _threads():
     previous = torch.get_num_threads()
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("TALKBENCH_BENCH_THREADS", "2")))
     yield
     torch.set_num_threads(previous)
 
@@ -61,7 +64,8 @@ def test_cached_decoding_speedup_600_frames(benchmark, dataset):
     cached_s = benchmark.stats.stats.min
     speedup = full_prefix_s / cached_s
     benchmark.extra_info.update(
-        frames=FRAMES, cached_min_s=cached_s, full_prefix_s=full_prefix_s, speedup=speedup,
+        threads=torch.get_num_threads(), frames=FRAMES, cached_min_s=cached_s,
+        full_prefix_s=full_prefix_s, speedup=speedup,
         max_abs_diff=float((out - reference).abs().max()),
     )
     print(f"\n{dataset}: cached {cached_s:.3f} s, full prefix {full_prefix_s:.3f} s, "
@@ -77,5 +81,7 @@ def test_end_to_end_predict_base_wav2vec2(benchmark, dataset, seconds):
     audio = torch.randn(1, int(seconds * 16000))
     template = torch.zeros(1, model.num_vertices, 3)
     pred = benchmark.pedantic(lambda: model.predict(audio, template, 0), rounds=1, iterations=1)
-    benchmark.extra_info.update(frames=int(pred.shape[1]), audio_seconds=seconds)
+    benchmark.extra_info.update(
+        frames=int(pred.shape[1]), audio_seconds=seconds, threads=torch.get_num_threads()
+    )
     assert pred.shape[1] == 600

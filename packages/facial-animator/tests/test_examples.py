@@ -25,12 +25,12 @@ def test_example_overfits_one_sequence():
     audio, template, target = synthetic_sequence(num_vertices=50, num_frames=28, num_samples=16000)
     batch = AnimatorInput(audio, template, style=torch.tensor([1]), target=target, fps=30.0)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    first = float(model(batch).loss)
+    first = float(model(batch).loss.detach())
     for _ in range(150):
         loss = model(batch).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    final = float(model(batch).loss)
+    final = float(model(batch).loss.detach())
     assert final < first / 100, (first, final)
     assert model.predict(audio, template, style=1).shape == (1, int(49 / 50 * 30), 50, 3)

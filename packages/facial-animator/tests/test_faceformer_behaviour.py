@@ -30,12 +30,12 @@ def test_cached_predict_equals_official_full_prefix(dataset):
     torch.manual_seed(0)
     model = tiny(dataset).eval()
     randomise_output(model, 0.2)
-    audio = torch.randn(2, int(3.3 * 16000))
+    audio = torch.randn(2, int(2.1 * 16000))
     template = torch.randn(2, 12, 3)
     style = torch.tensor([0, 2])
     cached = model.predict(audio, template, style)
     official = model.predict(audio, template, style, use_cache=False)
-    assert cached.shape == official.shape and cached.shape[1] >= 80
+    assert cached.shape == official.shape and cached.shape[1] >= 50
     assert (cached - official).abs().max() <= 1e-5
     assert (cached[0] - cached[1]).abs().max() > 1e-3  # styles matter
 
@@ -81,8 +81,8 @@ def test_official_630_ppe_checkpoint_then_long_predict(tmp_path):
     model = tiny("vocaset", feature_dim=64, max_seq_len=2000)
     model.load_official_checkpoint(tmp_path / "ckpt.pth")
     assert model.PPE.pe.shape == (1, 630, 64)
-    pred = model.predict(torch.randn(1, 25 * 16000), torch.zeros(1, 12, 3), 0)
-    assert pred.shape[1] == int(((25 * 16000 - 400) // 320 + 1) / 50 * 30) > 630
+    pred = model.predict(torch.randn(1, 22 * 16000), torch.zeros(1, 12, 3), 0)
+    assert pred.shape[1] == int(((22 * 16000 - 400) // 320 + 1) / 50 * 30) > 630
 
 
 def test_teacher_forcing_first_token_carries_vertice_map_bias():
