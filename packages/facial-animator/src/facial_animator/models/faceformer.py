@@ -198,20 +198,37 @@ class FaceFormer(Animator):
             emb = torch.cat([emb, self.vertice_map(out[:, -1:]) + style], dim=1)
         return out
 
-    def decode_cached(self, memory: Tensor, style_emb: Tensor, num_frames: int) -> Tensor:
-        """KV-cached autoregressive loop (inference; no dropout) → offsets ``(B, T, V·3)``."""
+    def decode_cached(
+        self, memory: Tensor, style_emb: Tensor, num_frames: int, *, fold_output_map: bool = True
+    ) -> Tensor:
+        """KV-cached autoregressive loop (inference; no dropout) → offsets ``(B, T, V·3)``.
+
+        The fed-back token is ``vertice_map(vertice_map_r(h)) + style``. With ``fold_output_map``
+        the two maps are folded into one ``d × d`` affine map (``W_m·W_r``, ``W_m·b_r + b_m``), so a
+        step costs O(d²) instead of O(d·V), and ``vertice_map_r`` runs once over all frames at the
+        end. This equals the unfolded computation up to float rounding.
+        """
         decoder = CachedDecoder(self.transformer_decoder, memory, period=self.period,
                                 audio_frames_per_motion_frame=self.audio_frames_per_motion_frame,
-                                bias_heads=self.n_head)
+                                bias_heads=self.n_head, max_len=num_frames)
         style = style_emb.unsqueeze(1)
+        encodings = self.PPE.encoding(num_frames)
         token = style
-        outputs = []
+        hidden = []
+        if fold_output_map:
+            weight = self.vertice_map.weight @ self.vertice_map_r.weight
+            bias = self.vertice_map.weight @ self.vertice_map_r.bias + self.vertice_map.bias
         for i in range(num_frames):
-            hidden = decoder.step(token + self.PPE.encoding(1, offset=i))
-            offset = self.vertice_map_r(hidden)
-            outputs.append(offset)
-            token = self.vertice_map(offset) + style
-        return torch.cat(outputs, dim=1)
+            h = decoder.step(token + encodings[:, i : i + 1])
+            if fold_output_map:
+                hidden.append(h)
+                token = F.linear(h, weight, bias) + style
+            else:
+                offset = self.vertice_map_r(h)
+                hidden.append(offset)
+                token = self.vertice_map(offset) + style
+        stacked = torch.cat(hidden, dim=1)
+        return self.vertice_map_r(stacked) if fold_output_map else stacked
 
     # ------------------------------------------------------------------ Animator API
     def forward(self, batch: AnimatorInput) -> AnimatorOutput:
@@ -268,7 +285,9 @@ class FaceFormer(Animator):
         """Load an official ``vocaset.pth`` / ``biwi.pth`` (a plain state_dict) with ``weights_only=True``.
 
         A ``PPE.pe`` buffer of another length is accepted (it only depends on ``max_seq_len``).
-        Raises ``ValueError`` naming the file and the missing / unexpected / mis-shaped keys.
+        Raises ``ValueError`` naming the file and the missing / unexpected / mis-shaped keys. A
+        model built on the ``meta`` device takes the checkpoint's tensors (``assign=True``), which
+        avoids initialising weights that are overwritten anyway.
         """
         path = Path(path)
         if not path.is_file():
@@ -294,7 +313,8 @@ class FaceFormer(Animator):
             raise ValueError(
                 f"{path}: shape mismatch for {len(mismatched)} keys{hint}: " + "; ".join(mismatched[:10])
             )
-        result = self.load_state_dict(state, strict=False)
+        on_meta = any(t.device.type == "meta" for t in own.values())
+        result = self.load_state_dict(state, strict=False, assign=on_meta)
         if strict and (result.missing_keys or result.unexpected_keys):
             raise ValueError(
                 f"{path}: not a FaceFormer {self.dataset} checkpoint: "
