@@ -123,7 +123,7 @@ def test_overfits_one_sequence(teacher_forcing):
     first = None
     for _ in range(40):
         loss = model(batch).losses["mse"]
-        first = float(loss) if first is None else first
+        first = float(loss.detach()) if first is None else first
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
