@@ -8,6 +8,7 @@ import pytest
 import torch
 from facial_animator import AnimatorInput
 from facial_animator.blocks import periodic_causal_bias
+from facial_animator.losses import PhoneticContextAwareLoss
 from facial_animator.models.faceformer import FaceFormer
 from facial_animator.testing import AnimatorConformance, synthetic_sequence
 
@@ -123,7 +124,7 @@ def test_overfits_one_sequence(teacher_forcing):
     first = None
     for _ in range(40):
         loss = model(batch).losses["mse"]
-        first = float(loss) if first is None else first
+        first = float(loss.detach()) if first is None else first
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -154,3 +155,18 @@ class TestFaceFormerBiwiConformance(AnimatorConformance):
     num_styles = 3
     fps = 25.0
     seconds = 0.5
+
+
+def test_phonetic_context_loss_replaces_mse():
+    torch.manual_seed(0)
+    model = tiny("vocaset", reconstruction_loss="phonetic_context", phonetic_temperature=0.5,
+                 teacher_forcing=True).eval()
+    randomise_output(model)
+    audio, template, target = synthetic_sequence(12, 20, 11000, seed=1)
+    with torch.no_grad():
+        out = model(AnimatorInput(audio, template, torch.tensor([0]), target=target))
+    assert set(out.losses) == {"phonetic_context"}
+    expected = PhoneticContextAwareLoss(5, temperature=0.5)(out.vertices, target)
+    torch.testing.assert_close(out.losses["phonetic_context"], expected)
+    with pytest.raises(ValueError, match="reconstruction_loss"):
+        tiny("vocaset", reconstruction_loss="l1")

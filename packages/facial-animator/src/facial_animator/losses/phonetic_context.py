@@ -31,6 +31,7 @@ above. The phone → viseme mapping is an argument (e.g. a table from ``facial_m
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 
@@ -152,7 +153,7 @@ def viseme_sequence(
             raise KeyError(
                 f"phone {label!r} is not in the phone->viseme mapping; add it (or map it to {silence!r})"
             )
-        first = max(0, int(torch.ceil(torch.tensor(start * fps - 1e-9)).item()))
+        first = max(0, math.ceil(start * fps - 1e-9))
         for t in range(first, num_frames):
             time = t / fps
             if time >= end:

@@ -35,6 +35,7 @@ from ..audio import LogMelAudioEncoder, Wav2Vec2AudioEncoder
 from ..audio.frame_rate import FrameRateMode
 from ..base import Animator, AnimatorInput, AnimatorOutput
 from ..blocks import PeriodicPositionalEncoding, alignment_mask, periodic_causal_bias
+from ..losses import PhoneticContextAwareLoss
 from ..registry import register_animator
 from .cached_decoding import CachedDecoder
 
@@ -75,6 +76,10 @@ class FaceFormer(Animator):
         wav2vec2_path: local directory or cached model id of pretrained wav2vec2 weights (never
             downloaded); ``None`` = random init.
         teacher_forcing: train with teacher forcing instead of the official autoregressive loop.
+        reconstruction_loss: ``"mse"`` (official) or ``"phonetic_context"`` (Kim & Kim 2025: the
+            MSE replaced by :class:`~facial_animator.losses.PhoneticContextAwareLoss`, window
+            ``phonetic_window``, temperature ``phonetic_temperature``). The loss is reported under
+            that name in ``AnimatorOutput.losses``.
         n_head, max_seq_len, dropout: decoder heads (the bias is built for 4), PPE buffer length
             (600 as the official; only the buffer size depends on it) and dropout.
     """
@@ -98,6 +103,9 @@ class FaceFormer(Animator):
         audio_encoder_kwargs: dict[str, Any] | None = None,
         wav2vec2_path: str | None = None,
         teacher_forcing: bool = False,
+        reconstruction_loss: Literal["mse", "phonetic_context"] = "mse",
+        phonetic_window: int = 5,
+        phonetic_temperature: float = 1.0,
         n_head: int = 4,
         max_seq_len: int = 600,
         dropout: float = 0.1,
@@ -117,6 +125,13 @@ class FaceFormer(Animator):
         self.num_styles = int(num_styles if num_styles is not None else preset.num_styles)
         self.frame_rate_mode: FrameRateMode = frame_rate_mode or preset.frame_rate_mode
         self.teacher_forcing = teacher_forcing
+        if reconstruction_loss not in ("mse", "phonetic_context"):
+            raise ValueError(
+                "FaceFormer: reconstruction_loss must be 'mse' or 'phonetic_context', "
+                f"got {reconstruction_loss!r}"
+            )
+        self.reconstruction_loss = reconstruction_loss
+        self.phonetic_loss = PhoneticContextAwareLoss(phonetic_window, temperature=phonetic_temperature)
         self.n_head = n_head
         v3 = self.num_vertices * 3
 
@@ -256,7 +271,10 @@ class FaceFormer(Animator):
         losses: dict[str, Tensor] = {}
         target_v = None
         if target is not None:
-            losses["mse"] = F.mse_loss(pred, target)
+            if self.reconstruction_loss == "mse":
+                losses["mse"] = F.mse_loss(pred, target)
+            else:
+                losses["phonetic_context"] = self.phonetic_loss(pred, target)
             target_v = target.reshape(b, num_frames, self.num_vertices, 3)
         return AnimatorOutput(vertices=vertices, losses=losses, target=target_v)
 
