@@ -206,7 +206,7 @@ def test_bad_inputs_are_named() -> None:
         model(torch.zeros(1, 3, 10, 3), torch.zeros(1, 9, 3))
 
 
-def test_with_fixes_changes_outputs_only_through_the_switches() -> None:
+def test_with_fixes_keeps_the_layout_and_changes_the_encoder_output() -> None:
     torch.manual_seed(0)
     official = VQAutoEncoder(tiny_cfg()).eval()
     fixed = VQAutoEncoder(tiny_cfg().with_fixes()).eval()

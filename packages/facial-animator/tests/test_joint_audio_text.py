@@ -178,3 +178,24 @@ class TestJointAudioTextConformance(AnimatorConformance):
     num_vertices = 10
     num_styles = 2
     fps = 30.0
+
+
+def test_autoregressive_training_path() -> None:
+    torch.manual_seed(0)
+    model = tiny(teacher_forcing=False, dropout=0.0).train()
+    torch.nn.init.normal_(model.vertice_map_r.weight, std=0.1)
+    batch = AnimatorInput(
+        torch.randn(1, 6000),
+        torch.zeros(1, 10, 3),
+        torch.tensor([0]),
+        torch.randn(1, 8, 10, 3),
+        transcript=[TEXT],
+    )
+    out = model(batch)
+    # in training mode without teacher forcing the prediction is the full-prefix recurrence
+    with torch.no_grad():
+        memory = model.memory(batch.audio, [TEXT], None, 8)
+        ref = model.decode_full_prefix(memory, model.style_embedding(torch.tensor([0])), 8)
+    torch.testing.assert_close(out.vertices.reshape(1, 8, 30), ref)
+    out.loss.backward()
+    assert model.vertice_map.weight.grad is not None and model.vertice_map.weight.grad.abs().sum() > 0

@@ -129,7 +129,8 @@ def test_entry_point_discovery_with_dist_info_on_sys_path(clean_registry, tmp_pa
     dist = tmp_path / "plugin_pkg_xyz-0.1.dist-info"
     dist.mkdir()
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: plugin-pkg-xyz\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\nplugin_xyz = plugin_pkg_xyz:PluginAnimator\n")
+    entry = "plugin_xyz = plugin_pkg_xyz:PluginAnimator"
+    (dist / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\n{entry}\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     registry.refresh_entry_points()
     cls = get_animator("plugin_xyz")
@@ -137,7 +138,9 @@ def test_entry_point_discovery_with_dist_info_on_sys_path(clean_registry, tmp_pa
 
 
 def test_entry_point_that_is_not_an_animator_is_rejected(clean_registry, monkeypatch):
-    ep = importlib.metadata.EntryPoint(name="bad_ep", value="collections:OrderedDict", group=ENTRY_POINT_GROUP)
+    ep = importlib.metadata.EntryPoint(
+        name="bad_ep", value="collections:OrderedDict", group=ENTRY_POINT_GROUP
+    )
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda **kw: importlib.metadata.EntryPoints([ep]))
     registry.refresh_entry_points()
     with pytest.raises(TypeError, match="not an Animator subclass"):
@@ -177,7 +180,8 @@ def test_animator_input_validation(overrides, kwargs, needle):
 
 def test_valid_input_passes_and_output_loss_sums():
     _batch().validate(num_vertices=4, num_styles=2, fps=30.0)
-    out = AnimatorOutput(vertices=torch.zeros(1, 1, 1, 3), losses={"a": torch.tensor(1.0), "b": torch.tensor(2.5)})
+    losses = {"a": torch.tensor(1.0), "b": torch.tensor(2.5)}
+    out = AnimatorOutput(vertices=torch.zeros(1, 1, 1, 3), losses=losses)
     assert float(out.loss) == 3.5
     with pytest.raises(ValueError, match="no losses"):
         AnimatorOutput(vertices=torch.zeros(1, 1, 1, 3)).loss

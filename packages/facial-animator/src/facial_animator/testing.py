@@ -38,8 +38,11 @@ def synthetic_sequence(
     num_vertices: int, num_frames: int, num_samples: int, *, batch_size: int = 1, seed: int = 0,
     fps: float = 30.0,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Deterministic (audio, template, target): a chirp-like waveform and vertices whose offsets follow
-    the audio envelope, so a model can learn the mapping. Shapes ``(B, S)``, ``(B, V, 3)``, ``(B, T, V, 3)``."""
+    """Deterministic (audio, template, target) for tests.
+
+    A chirp-like waveform and vertices whose offsets follow the audio envelope, so a model can
+    learn the mapping. Shapes ``(B, S)``, ``(B, V, 3)``, ``(B, T, V, 3)``.
+    """
     g = torch.Generator().manual_seed(seed)
     t = torch.arange(num_samples) / AUDIO_SAMPLE_RATE
     envelope = 0.5 + 0.5 * torch.sin(2 * math.pi * 1.5 * t)
@@ -147,7 +150,9 @@ class AnimatorConformance:
         assert animator.training, "predict must restore the training mode"
         expected = self.seconds * self.fps
         assert pred.shape[0] == self.batch_size and pred.shape[2:] == (self.num_vertices, 3)
-        assert abs(pred.shape[1] - expected) <= 2, f"{pred.shape[1]} frames for {self.seconds} s at {self.fps} fps"
+        assert abs(pred.shape[1] - expected) <= 2, (
+            f"{pred.shape[1]} frames for {self.seconds} s at {self.fps} fps"
+        )
         assert torch.isfinite(pred).all()
 
     def test_deterministic_forward_under_seed(self) -> None:
@@ -190,7 +195,7 @@ class AnimatorConformance:
         for step in range(self.train_steps + 1):
             torch.manual_seed(step)
             loss = animator(batch).loss
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             if step < self.train_steps:
                 optimizer.zero_grad()
                 loss.backward()

@@ -36,7 +36,12 @@ class ExampleMLPAnimator(Animator):
     requires_text = False
 
     def __init__(
-        self, num_vertices: int, num_styles: int = 1, fps: float = 30.0, hidden_dim: int = 64, n_mels: int = 40
+        self,
+        num_vertices: int,
+        num_styles: int = 1,
+        fps: float = 30.0,
+        hidden_dim: int = 64,
+        n_mels: int = 40,
     ) -> None:
         super().__init__()
         self.num_vertices = int(num_vertices)

@@ -17,9 +17,9 @@ speech motion (5023 vertices; 500 mouth vertices moving up to 3 mm at 3–6 Hz, 
 ``std(w)·T ≈ 3.0e-3`` and ``max(w)·T − min(w)·T ≈ 2.7e-2`` (the largest deviation comes from
 ``m_0 = 0`` at the start), with a mean per-frame motion norm of 0.044 m — larger than the
 1e-3 to 1e-2 reported for real VOCASET, where the weights are closer still to uniform. Every
-frame's weight is within 3 % of uniform and the loss is MSE to within a fraction of a percent. A temperature ``τ`` (e.g. ``τ ≈ std(r)``) restores a real
-re-weighting; it is an option of this implementation, not of the paper's code. (Measured by
-:func:`vocaset_scale_uniformity`.)
+frame's weight is within 3 % of uniform and the loss is MSE to within a fraction of a percent.
+A temperature ``τ`` (e.g. ``τ ≈ std(r)``) restores a real re-weighting; it is an option of this
+implementation, not of the paper's code. (Measured by :func:`vocaset_scale_uniformity`.)
 
 Alignment form (this package's design): the coarticulation weight comes from phone alignments
 instead of ground-truth motion. Each motion frame gets the viseme class of the phone that covers its
@@ -31,6 +31,7 @@ above. The phone → viseme mapping is an argument (e.g. a table from ``facial_m
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 
@@ -92,7 +93,9 @@ def weighted_frame_mse(pred: Tensor, target: Tensor, weights: Tensor, reduction:
 
 
 class PhoneticContextAwareLoss(nn.Module):
-    """``L_pc`` (module docstring). ``forward(pred, target, weights=None)``; weights default to the official form.
+    """``L_pc`` (module docstring): ``forward(pred, target, weights=None)``.
+
+    ``weights`` default to the official motion form.
 
     Args:
         window_size: odd context window in frames (5 as the paper's best).
@@ -147,8 +150,10 @@ def viseme_sequence(
                 viseme = phone_to_viseme[key]
                 break
         if viseme is None:
-            raise KeyError(f"phone {label!r} is not in the phone->viseme mapping; add it (or map it to {silence!r})")
-        first = max(0, int(torch.ceil(torch.tensor(start * fps - 1e-9)).item()))
+            raise KeyError(
+                f"phone {label!r} is not in the phone->viseme mapping; add it (or map it to {silence!r})"
+            )
+        first = max(0, math.ceil(start * fps - 1e-9))
         for t in range(first, num_frames):
             time = t / fps
             if time >= end:

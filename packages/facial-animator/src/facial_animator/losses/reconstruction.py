@@ -18,7 +18,9 @@ __all__ = ["check_pair", "lip_vertex_mse", "velocity_mse", "vertex_mse"]
 def check_pair(pred: Tensor, target: Tensor, name: str) -> None:
     """Raise ``ValueError`` unless ``pred`` and ``target`` are same-shaped ``(B, T, ...)`` tensors."""
     if pred.shape != target.shape:
-        raise ValueError(f"{name}: prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+        raise ValueError(
+            f"{name}: prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape"
+        )
     if pred.dim() < 3:
         raise ValueError(f"{name}: expected (B, T, V, 3) or (B, T, D) tensors, got {tuple(pred.shape)}")
 

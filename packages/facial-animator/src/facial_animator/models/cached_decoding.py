@@ -40,7 +40,7 @@ class CachedDecoder:
 
     def __init__(
         self, decoder: nn.TransformerDecoder, memory: Tensor, *, period: int,
-        audio_frames_per_motion_frame: int, bias_heads: int = 4,
+        audio_frames_per_motion_frame: int, bias_heads: int = 4, max_len: int | None = None,
     ) -> None:
         if decoder.norm is not None:
             raise ValueError("CachedDecoder supports decoders without a final norm (as FaceFormer)")
@@ -54,10 +54,12 @@ class CachedDecoder:
         self.period = period
         self.k = audio_frames_per_motion_frame
         self.memory_len = memory.shape[1]
-        dev, dt = memory.device, memory.dtype
-        self.slopes = torch.tensor(alibi_slopes(bias_heads), device=dev, dtype=dt).view(1, -1, 1, 1)
-        self.cache_k: list[list[Tensor]] = [[] for _ in self.layers]
-        self.cache_v: list[list[Tensor]] = [[] for _ in self.layers]
+        self.capacity = max_len if max_len is not None else max(1, self.memory_len // self.k)
+        self.batch = memory.shape[0]
+        self.slopes = torch.tensor(alibi_slopes(bias_heads), device=memory.device, dtype=memory.dtype)
+        self.bias_table = self._bias_table(self.capacity)
+        self.keys: list[Tensor] = []
+        self.values: list[Tensor] = []
         self.mem_k: list[Tensor] = []
         self.mem_v: list[Tensor] = []
         for layer in self.layers:
@@ -68,7 +70,24 @@ class CachedDecoder:
             v = F.linear(memory, w[2 * d :], None if bias is None else bias[2 * d :])
             self.mem_k.append(_split_heads(k, self.n_head))
             self.mem_v.append(_split_heads(v, self.n_head))
+            self.keys.append(memory.new_empty(self.batch, self.n_head, self.capacity, d // self.n_head))
+            self.values.append(memory.new_empty(self.batch, self.n_head, self.capacity, d // self.n_head))
         self.step_index = 0
+
+    def _bias_table(self, length: int) -> Tensor:
+        # entry [h, n] = -m_h * floor(n / p): the bias at distance n = i - j
+        distance = torch.arange(length, device=self.slopes.device)
+        steps = torch.div(distance, self.period, rounding_mode="floor").to(self.slopes.dtype)
+        return -self.slopes.view(-1, 1) * steps.view(1, -1)
+
+    def _grow(self) -> None:
+        self.capacity *= 2
+        self.bias_table = self._bias_table(self.capacity)
+        for store in (self.keys, self.values):
+            for n, old in enumerate(store):
+                new = old.new_empty(old.shape[0], old.shape[1], self.capacity, old.shape[3])
+                new[:, :, : self.step_index] = old[:, :, : self.step_index]
+                store[n] = new
 
     def step(self, x: Tensor) -> Tensor:
         """Decoder output ``(B, 1, d)`` for the next target position, whose input is ``x`` ``(B, 1, d)``."""
@@ -78,20 +97,18 @@ class CachedDecoder:
             raise ValueError(
                 f"motion frame {i} needs audio frames {lo}..{hi - 1} but the memory has {self.memory_len}"
             )
-        # ALiBi-style periodic bias for query i over keys 0..i: -m_h * floor((i - j) / p)
-        j = torch.arange(i + 1, device=x.device)
-        steps = torch.div(i - j, self.period, rounding_mode="floor").to(x.dtype)
-        bias = -self.slopes * steps.view(1, 1, 1, -1)  # (1, h, 1, i+1)
+        if i >= self.capacity:
+            self._grow()
+        # ALiBi-style periodic bias of query i over keys j = 0..i: -m_h * floor((i - j) / p)
+        bias = self.bias_table[:, : i + 1].flip(-1).view(1, self.n_head, 1, i + 1)
         for n, layer in enumerate(self.layers):
             sa = layer.self_attn
             d = sa.embed_dim
             qkv = F.linear(x, sa.in_proj_weight, sa.in_proj_bias)
             q, k, v = (_split_heads(t, self.n_head) for t in qkv.split(d, dim=-1))
-            self.cache_k[n].append(k)
-            self.cache_v[n].append(v)
-            keys = torch.cat(self.cache_k[n], dim=2)
-            values = torch.cat(self.cache_v[n], dim=2)
-            att = self._attend(q, keys, values, bias)
+            self.keys[n][:, :, i : i + 1] = k
+            self.values[n][:, :, i : i + 1] = v
+            att = self._attend(q, self.keys[n][:, :, : i + 1], self.values[n][:, :, : i + 1], bias)
             x = layer.norm1(x + sa.out_proj(att))
 
             ca = layer.multihead_attn

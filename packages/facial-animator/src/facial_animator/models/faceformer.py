@@ -35,6 +35,7 @@ from ..audio import LogMelAudioEncoder, Wav2Vec2AudioEncoder
 from ..audio.frame_rate import FrameRateMode
 from ..base import Animator, AnimatorInput, AnimatorOutput
 from ..blocks import PeriodicPositionalEncoding, alignment_mask, periodic_causal_bias
+from ..losses import PhoneticContextAwareLoss
 from ..registry import register_animator
 from .cached_decoding import CachedDecoder
 
@@ -75,6 +76,10 @@ class FaceFormer(Animator):
         wav2vec2_path: local directory or cached model id of pretrained wav2vec2 weights (never
             downloaded); ``None`` = random init.
         teacher_forcing: train with teacher forcing instead of the official autoregressive loop.
+        reconstruction_loss: ``"mse"`` (official) or ``"phonetic_context"`` (Kim & Kim 2025: the
+            MSE replaced by :class:`~facial_animator.losses.PhoneticContextAwareLoss`, window
+            ``phonetic_window``, temperature ``phonetic_temperature``). The loss is reported under
+            that name in ``AnimatorOutput.losses``.
         n_head, max_seq_len, dropout: decoder heads (the bias is built for 4), PPE buffer length
             (600 as the official; only the buffer size depends on it) and dropout.
     """
@@ -98,6 +103,9 @@ class FaceFormer(Animator):
         audio_encoder_kwargs: dict[str, Any] | None = None,
         wav2vec2_path: str | None = None,
         teacher_forcing: bool = False,
+        reconstruction_loss: Literal["mse", "phonetic_context"] = "mse",
+        phonetic_window: int = 5,
+        phonetic_temperature: float = 1.0,
         n_head: int = 4,
         max_seq_len: int = 600,
         dropout: float = 0.1,
@@ -117,6 +125,13 @@ class FaceFormer(Animator):
         self.num_styles = int(num_styles if num_styles is not None else preset.num_styles)
         self.frame_rate_mode: FrameRateMode = frame_rate_mode or preset.frame_rate_mode
         self.teacher_forcing = teacher_forcing
+        if reconstruction_loss not in ("mse", "phonetic_context"):
+            raise ValueError(
+                "FaceFormer: reconstruction_loss must be 'mse' or 'phonetic_context', "
+                f"got {reconstruction_loss!r}"
+            )
+        self.reconstruction_loss = reconstruction_loss
+        self.phonetic_loss = PhoneticContextAwareLoss(phonetic_window, temperature=phonetic_temperature)
         self.n_head = n_head
         v3 = self.num_vertices * 3
 
@@ -198,20 +213,37 @@ class FaceFormer(Animator):
             emb = torch.cat([emb, self.vertice_map(out[:, -1:]) + style], dim=1)
         return out
 
-    def decode_cached(self, memory: Tensor, style_emb: Tensor, num_frames: int) -> Tensor:
-        """KV-cached autoregressive loop (inference; no dropout) → offsets ``(B, T, V·3)``."""
+    def decode_cached(
+        self, memory: Tensor, style_emb: Tensor, num_frames: int, *, fold_output_map: bool = True
+    ) -> Tensor:
+        """KV-cached autoregressive loop (inference; no dropout) → offsets ``(B, T, V·3)``.
+
+        The fed-back token is ``vertice_map(vertice_map_r(h)) + style``. With ``fold_output_map``
+        the two maps are folded into one ``d × d`` affine map (``W_m·W_r``, ``W_m·b_r + b_m``), so a
+        step costs O(d²) instead of O(d·V), and ``vertice_map_r`` runs once over all frames at the
+        end. This equals the unfolded computation up to float rounding.
+        """
         decoder = CachedDecoder(self.transformer_decoder, memory, period=self.period,
                                 audio_frames_per_motion_frame=self.audio_frames_per_motion_frame,
-                                bias_heads=self.n_head)
+                                bias_heads=self.n_head, max_len=num_frames)
         style = style_emb.unsqueeze(1)
+        encodings = self.PPE.encoding(num_frames)
         token = style
-        outputs = []
+        hidden = []
+        if fold_output_map:
+            weight = self.vertice_map.weight @ self.vertice_map_r.weight
+            bias = self.vertice_map.weight @ self.vertice_map_r.bias + self.vertice_map.bias
         for i in range(num_frames):
-            hidden = decoder.step(token + self.PPE.encoding(1, offset=i))
-            offset = self.vertice_map_r(hidden)
-            outputs.append(offset)
-            token = self.vertice_map(offset) + style
-        return torch.cat(outputs, dim=1)
+            h = decoder.step(token + encodings[:, i : i + 1])
+            if fold_output_map:
+                hidden.append(h)
+                token = F.linear(h, weight, bias) + style
+            else:
+                offset = self.vertice_map_r(h)
+                hidden.append(offset)
+                token = self.vertice_map(offset) + style
+        stacked = torch.cat(hidden, dim=1)
+        return self.vertice_map_r(stacked) if fold_output_map else stacked
 
     # ------------------------------------------------------------------ Animator API
     def forward(self, batch: AnimatorInput) -> AnimatorOutput:
@@ -239,7 +271,10 @@ class FaceFormer(Animator):
         losses: dict[str, Tensor] = {}
         target_v = None
         if target is not None:
-            losses["mse"] = F.mse_loss(pred, target)
+            if self.reconstruction_loss == "mse":
+                losses["mse"] = F.mse_loss(pred, target)
+            else:
+                losses["phonetic_context"] = self.phonetic_loss(pred, target)
             target_v = target.reshape(b, num_frames, self.num_vertices, 3)
         return AnimatorOutput(vertices=vertices, losses=losses, target=target_v)
 
@@ -268,7 +303,9 @@ class FaceFormer(Animator):
         """Load an official ``vocaset.pth`` / ``biwi.pth`` (a plain state_dict) with ``weights_only=True``.
 
         A ``PPE.pe`` buffer of another length is accepted (it only depends on ``max_seq_len``).
-        Raises ``ValueError`` naming the file and the missing / unexpected / mis-shaped keys.
+        Raises ``ValueError`` naming the file and the missing / unexpected / mis-shaped keys. A
+        model built on the ``meta`` device takes the checkpoint's tensors (``assign=True``), which
+        avoids initialising weights that are overwritten anyway.
         """
         path = Path(path)
         if not path.is_file():
@@ -294,7 +331,8 @@ class FaceFormer(Animator):
             raise ValueError(
                 f"{path}: shape mismatch for {len(mismatched)} keys{hint}: " + "; ".join(mismatched[:10])
             )
-        result = self.load_state_dict(state, strict=False)
+        on_meta = any(t.device.type == "meta" for t in own.values())
+        result = self.load_state_dict(state, strict=False, assign=on_meta)
         if strict and (result.missing_keys or result.unexpected_keys):
             raise ValueError(
                 f"{path}: not a FaceFormer {self.dataset} checkpoint: "
