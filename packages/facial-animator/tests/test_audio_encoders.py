@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from transformers import Wav2Vec2Config, Wav2Vec2Model
+
 from facial_animator.audio import (
     LogMelAudioEncoder,
     Wav2Vec2AudioEncoder,
@@ -15,7 +17,6 @@ from facial_animator.audio import (
     mel_filterbank,
     span_mask,
 )
-from transformers import Wav2Vec2Config, Wav2Vec2Model
 
 KERNELS = [10, 3, 3, 3, 3, 2, 2]
 STRIDES = [5, 2, 2, 2, 2, 2, 2]

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from facial_animator.blocks import (
     PeriodicPositionalEncoding,
     alibi_slopes,

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+
 from facial_animator.codetalker import VectorQuantizer, VQAutoEncoder, VQConfig, stage1_loss
 from facial_animator.codetalker.layers import FeedForward, PositionalEncoding, SelfAttention
 

@@ -9,6 +9,7 @@ from typing import ClassVar
 import pytest
 import torch
 import torch.nn.functional as F
+
 from facial_animator import Animator, AnimatorInput, get_animator
 from facial_animator.codetalker import CodeTalker, VQAutoEncoder, VQConfig, stage1_loss
 from facial_animator.testing import AnimatorConformance, synthetic_sequence

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import torch
+
 from facial_animator import AnimatorInput, build_animator
 from facial_animator.testing import AnimatorConformance, synthetic_sequence
 

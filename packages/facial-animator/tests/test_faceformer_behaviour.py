@@ -6,6 +6,7 @@ from typing import Any, ClassVar
 
 import pytest
 import torch
+
 from facial_animator import AnimatorInput
 from facial_animator.blocks import periodic_causal_bias
 from facial_animator.losses import PhoneticContextAwareLoss

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from facial_animator import build_animator
 from facial_animator.models.faceformer import FaceFormer
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from facial_animator import AnimatorInput, get_animator
 from facial_animator.models.joint_audio_text import JointAudioTextAnimator
 from facial_animator.testing import AnimatorConformance

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+
 from facial_animator.losses import (
     PhoneticContextAwareLoss,
     lip_vertex_mse,

@@ -6,9 +6,10 @@ import importlib.metadata
 import sys
 import textwrap
 
-import facial_animator.registry as registry
 import pytest
 import torch
+
+import facial_animator.registry as registry
 from facial_animator import (
     ENTRY_POINT_GROUP,
     Animator,

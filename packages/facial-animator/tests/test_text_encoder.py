@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from facial_animator.text import (
     TranscriptEncoder,
     align_words_to_frames,

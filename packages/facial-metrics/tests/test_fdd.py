@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+
 from facial_metrics import UpperFaceDynamicsDeviation, fdd_sequence_deviation, upper_face_dynamics_deviation
 
 

@@ -7,6 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
+
 from facial_metrics import RegionMask, load_flame_masks, load_index_file, register_topology
 
 # sha256 of the CodeTalker BIWI region files as little-endian int64 ids, computed with hashlib

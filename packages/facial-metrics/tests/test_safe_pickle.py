@@ -8,6 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
+
 from facial_metrics.safe_pickle import load_restricted_pickle, loads_restricted_pickle
 
 

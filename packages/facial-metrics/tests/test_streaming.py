@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from facial_metrics import (
     LipVertexError,
     MeanVertexError,

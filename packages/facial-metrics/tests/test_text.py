@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jiwer
 import pytest
+
 from facial_metrics import (
     CharErrorRate,
     WordErrorRate,

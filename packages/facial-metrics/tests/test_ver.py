@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from facial_metrics import (
     OCULUS15,
     SPECTRE,

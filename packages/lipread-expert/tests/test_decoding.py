@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+
 from lipread_expert import EncoderOutput, LipReader, beam_search, greedy_ctc
 from lipread_expert.ctc_prefix import extend, initial_state
 

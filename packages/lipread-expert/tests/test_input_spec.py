@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from lipread_expert import InputSpec, LipReader, resample_time
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from lipread_expert import LipReader, add_sos_eos, ctc_loss, label_smoothing_loss
 
 

@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+
 from lipread_expert import LipReader
 from lipread_expert.conformer import ConformerBlock
 from lipread_expert.frontends import Conv1dResNet, Conv3dResNet

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from lipread_expert import (
     LipReader,
     detect_layout,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import jiwer
 import numpy as np
 import torch
+
 from lipread_expert import Batch, CharTokenizer, InputSpec, LipReader, fit, transcribe
 
 # Half-width and half-height of the mouth opening (pixels) for each character.

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from lipread_expert import (
     Batch,
     CharTokenizer,

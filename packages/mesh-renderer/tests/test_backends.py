@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from mesh_renderer import (
     MeshRenderer,
     OrthographicCamera,

@@ -5,6 +5,7 @@
 
 import pytest
 import torch
+
 from mesh_renderer import (
     BlendParams,
     DepthShader,

@@ -3,6 +3,7 @@ mouth opening from a target image by gradient descent on the vertices."""
 
 import pytest
 import torch
+
 from mesh_renderer import (
     BlendParams,
     DirectionalLights,

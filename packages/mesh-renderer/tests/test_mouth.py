@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+
 from mesh_renderer import (
     FIXED_CROPS,
     MouthCrop,

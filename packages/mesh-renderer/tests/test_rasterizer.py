@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from mesh_renderer import (
     MeshRenderer,
     OrthographicCamera,

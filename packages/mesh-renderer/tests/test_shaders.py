@@ -2,6 +2,7 @@ import math
 
 import torch
 import trimesh
+
 from mesh_renderer import (
     DirectionalLights,
     LambertShader,

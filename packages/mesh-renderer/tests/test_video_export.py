@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 import trimesh
+
 from mesh_renderer import OrthographicCamera, export_meshes, lip_sheets, render_video, write_video
 
 
