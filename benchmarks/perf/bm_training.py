@@ -73,14 +73,7 @@ def _untrained_expert(config: BenchConfig) -> TrainedReader:
     return TrainedReader(model, tok, Path("untrained"), "0" * 64)
 
 
-def _animator_ids(preset: str) -> list[str]:
-    try:
-        return [a.name for a in load_config(preset).animators]
-    except Exception:
-        return ["FaceFormer"]
-
-
-ANIMATORS = _animator_ids(PRESET)
+ANIMATORS = [a.name for a in load_config(PRESET).animators]
 
 
 @pytest.mark.parametrize("variant", ["baseline", "av"])
