@@ -26,8 +26,11 @@ def test_smoke_preset_matches_committed_baseline(tmp_path: Path) -> None:
     from talkbench.config import load_config
     from talkbench.run import run_grid
 
+    # Everything from scratch in tmp_path: the corpus, stage-1 readers, checkpoints and results, so
+    # that no cache from an older checkout can hide a change.
+    overrides = [f"data.root={tmp_path / 'corpus'}", f"work_dir={tmp_path / 'work'}"]
     results = tmp_path / "results"
-    run_dirs = run_grid(load_config("smoke"), results)
+    run_dirs = run_grid(load_config("smoke", overrides), results)
     assert run_dirs, "the smoke preset produced no runs"
     for run_dir in run_dirs:
         assert (Path(run_dir) / "result.json").is_file(), f"{run_dir}: no result.json"
