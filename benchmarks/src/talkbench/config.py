@@ -84,6 +84,10 @@ class ExpertConfig(_Strict):
 
     preset: str = "tiny"
     modality: Literal["audiovisual", "video", "audio"] = "audiovisual"
+    #: ``char`` (CharTokenizer, synthetic corpus) or ``sentencepiece`` (official unigram-5000 files)
+    tokenizer: Literal["char", "sentencepiece"] = "char"
+    sentencepiece_model: str | None = None
+    sentencepiece_units: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
     #: train on the lip-reader pool (synthetic corpus) or on the training split
     source: Literal["pool", "train", "pool+train"] = "pool"
@@ -100,6 +104,10 @@ class ReaderConfig(_Strict):
     """The independent video-only evaluation reader (trained on GT renders of the training split, frozen)."""
 
     preset: str = "tiny"
+    #: ``char`` (CharTokenizer, synthetic corpus) or ``sentencepiece`` (official unigram-5000 files)
+    tokenizer: Literal["char", "sentencepiece"] = "char"
+    sentencepiece_model: str | None = None
+    sentencepiece_units: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
     steps: int = Field(default=600, ge=1)
     batch_size: int = Field(default=8, ge=1)
@@ -155,6 +163,9 @@ class EvalConfig(_Strict):
     """Evaluation on the protocol's test split under its test condition."""
 
     max_sentences_per_speaker: int | None = Field(default=None, ge=1)
+    #: ``all_train_styles`` protocols: condition on the first n training styles only (``None``: all,
+    #: the protocol's definition; smaller values are a budget shortcut and are recorded in the config)
+    max_styles: int | None = Field(default=None, ge=1)
     lve_variant: str = "max_sq"
     fdd_variant: str = "codetalker"
     ver_variant: str = "spectre:espeak:utterance"

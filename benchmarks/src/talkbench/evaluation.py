@@ -69,7 +69,7 @@ def make_context(config: BenchConfig, reader: TrainedReader) -> EvalContext:
                 count[s.subject] = count.get(s.subject, 0) + 1
         samples = kept
     own = proto.test_condition == "own_style"
-    styles = list(enumerate(proto.train_subjects))
+    styles = list(enumerate(proto.train_subjects))[: config.eval.max_styles]
     return EvalContext(config, samples, styles, load_masks(config), reader, own)
 
 

@@ -26,6 +26,9 @@ __all__ = [
 ]
 
 
+_SILENCE = ("sil", "sp", "<sil>", "")
+
+
 def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
     """The data root; the synthetic corpus is generated there first when missing and allowed."""
     root = Path(config.data.root)
@@ -117,11 +120,13 @@ def to_animator_input(
     """One-item :class:`AnimatorInput` of ``sample`` (target, transcript and alignments included).
 
     ``max_frames`` crops a window of frames starting at ``start`` together with its audio
-    (``16000 / fps`` samples per frame) and shifts the alignments into the window.
+    (``16000 / fps`` samples per frame), shifts the alignments into the window and keeps as
+    transcript the words whose midpoint lies in the window (so the AV expert's target matches).
     """
     verts = np.asarray(sample.vertices, dtype=np.float32)
     audio = np.asarray(sample.audio, dtype=np.float32)
     words, phones = sample.words, sample.phones
+    transcript = sample.transcript or ""
     if max_frames is not None and sample.num_frames > max_frames:
         spf = 16000.0 / sample.fps
         verts = verts[start : start + max_frames]
@@ -134,6 +139,9 @@ def to_animator_input(
                 return None
             return [(lab, max(s, t0) - t0, min(e, t1) - t0) for lab, s, e in segs if e > t0 and s < t1]
 
+        if words is not None:
+            # the transcript of a window: the words whose midpoint lies inside it
+            transcript = " ".join(w for w, s0, e0 in words if t0 <= 0.5 * (s0 + e0) < t1 and w.lower() not in _SILENCE)
         words, phones = shift(words), shift(phones)
     s = sample.speaker_index if style is None else style
     if s < 0:
@@ -143,7 +151,7 @@ def to_animator_input(
         template=torch.from_numpy(np.ascontiguousarray(sample.template, dtype=np.float32))[None].to(device),
         style=torch.tensor([s], dtype=torch.long, device=device),
         target=torch.from_numpy(np.ascontiguousarray(verts)).reshape(1, verts.shape[0], -1, 3).to(device),
-        transcript=[sample.transcript or ""],
+        transcript=[transcript],
         words=[list(words)] if words is not None else None,
         phones=[list(phones)] if phones is not None else None,
         fps=float(sample.fps),

@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from lipread_expert import Batch, CharTokenizer, LipReader, fit, load_checkpoint, save_checkpoint
@@ -40,9 +41,15 @@ class TrainedReader:
     sha256: str
 
 
-def make_tokenizer() -> CharTokenizer:
-    """The character tokenizer of every reader: space, apostrophe, A–Z, 0–9."""
-    return CharTokenizer()
+def make_tokenizer(cfg: ExpertConfig | ReaderConfig | None = None) -> Any:
+    """The reader's tokenizer: characters (space, apostrophe, A–Z, 0–9) or the official SentencePiece files."""
+    if cfg is None or cfg.tokenizer == "char":
+        return CharTokenizer()
+    if not cfg.sentencepiece_model or not cfg.sentencepiece_units:
+        raise ValueError("tokenizer 'sentencepiece' needs sentencepiece_model and sentencepiece_units (unigram5000 files)")
+    from lipread_expert import SentencePieceTokenizer
+
+    return SentencePieceTokenizer(cfg.sentencepiece_model, cfg.sentencepiece_units)
 
 
 def file_sha256(path: Path) -> str:
@@ -85,7 +92,7 @@ def _train(
     kind: str, cfg: ExpertConfig | ReaderConfig, modality: str, samples: list[Sample], config: BenchConfig,
     work: Path, progress: bool, log: Callable[[str], None],
 ) -> TrainedReader:
-    tok = make_tokenizer()
+    tok = make_tokenizer(cfg)
     path = work / f"{kind}-{_key(kind, cfg, config)}.pt"
     if path.is_file():
         model, _ = load_checkpoint(path)
