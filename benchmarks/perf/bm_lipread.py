@@ -36,7 +36,8 @@ def test_video_forward_backward_frames_per_second(
 ) -> None:
     torch.manual_seed(0)
     tok = lipread_expert.CharTokenizer()
-    model = lipread_expert.LipReader.from_preset(preset, "video", tok.vocab_size).train()
+    # The official output size (5049), so that ``base`` is exactly the 250M-parameter VSR model.
+    model = lipread_expert.LipReader.from_preset(preset, "video", lipread_expert.OFFICIAL_ODIM).train()
     video = torch.randn(batch, frames, 1, 88, 88)
     targets, _ = tok.batch_encode(["BIN BLUE"] * batch)
 

@@ -22,13 +22,25 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from facial_metrics import char_error_rate, get_protocol, viseme_error_rate, word_error_rate
+from facial_metrics import (
+    CharErrorRate,
+    LipVertexError,
+    MeanVertexError,
+    UpperFaceDynamicsDeviation,
+    VisemeErrorRate,
+    WordErrorRate,
+    char_error_rate,
+    get_protocol,
+    viseme_error_rate,
+    word_error_rate,
+)
 
 from .io import load_per_sample, load_result
 from .schema import MetricSummary, PerSampleRecord, RunResult, check_variant
 
 __all__ = [
     "FRAME_POOLED",
+    "METRIC_CLASSES",
     "SEQUENCE_MEAN",
     "check_consistency",
     "check_run_dir",
@@ -37,6 +49,15 @@ __all__ = [
     "summarize",
 ]
 
+#: the facial_metrics class of each metric (its ``higher_is_better`` fills the summaries)
+METRIC_CLASSES = {
+    "lve": LipVertexError,
+    "fdd": UpperFaceDynamicsDeviation,
+    "mve": MeanVertexError,
+    "cer": CharErrorRate,
+    "wer": WordErrorRate,
+    "ver": VisemeErrorRate,
+}
 FRAME_POOLED: tuple[str, ...] = ("lve", "mve")
 SEQUENCE_MEAN: tuple[str, ...] = ("fdd",)
 
@@ -110,8 +131,9 @@ def summarize(
     """:class:`MetricSummary` of each metric in ``variants``, built from the per-sample records.
 
     Unit and report scale come from the protocol (LVE ``max_l2`` / ``mean_l2`` are in the linear unit
-    of the protocol's MVE); ``n`` is the number of samples per seed, which must be the same for every
-    seed. The result is consistent with ``records`` by construction (:func:`check_consistency`).
+    of the protocol's MVE); ``higher_is_better`` is the ``facial_metrics`` class attribute; ``n`` is
+    the number of samples per seed, which must be the same for every seed. The result is consistent
+    with ``records`` by construction (:func:`check_consistency`).
     """
     proto = get_protocol(protocol)
     by_seed = _by_seed(records, seeds)
@@ -130,7 +152,7 @@ def summarize(
             unit=proto.units["mve" if linear else name],
             variant=variant,
             report_scale=float(proto.report_scales[name]),
-            higher_is_better=False,
+            higher_is_better=bool(METRIC_CLASSES[name].higher_is_better),
         )
     return out
 
