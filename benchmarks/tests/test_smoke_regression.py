@@ -20,7 +20,7 @@ def test_smoke_preset_matches_committed_baseline(tmp_path: Path) -> None:
     if not BASELINE.is_dir():
         pytest.skip(
             f"no committed smoke baseline at {BASELINE}; create it with "
-            "'talkbench run --preset smoke --results <dir>' then "
+            "'talkbench run --preset smoke --results <dir> --no-site' then "
             "'talkbench regress refresh <dir>' and commit benchmarks/regression/smoke"
         )
     from talkbench.config import load_config
