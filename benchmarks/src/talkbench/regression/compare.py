@@ -127,6 +127,18 @@ class RegressionReport:
         return out
 
 
+_KIND_ORDER = {"ground truth": 0, "template": 1, "method": 2}
+_GUIDANCE_ORDER = {"baseline": 0, "+AV": 1, "+phonetic": 2, "+AV +phonetic": 3}
+
+
+def _row_order(keys: Iterable[RowKey]) -> list[RowKey]:
+    """Protocol, then the bracketing rows, then animators with baseline before each guidance."""
+    return sorted(
+        keys,
+        key=lambda k: (k[0], _KIND_ORDER.get(k[1], 9), k[2], _GUIDANCE_ORDER.get(k[3], 9), k[3]),
+    )
+
+
 def _metric_order(names: Iterable[str]) -> list[str]:
     order = {m: i for i, m in enumerate(METRIC_NAMES)}
     return sorted(names, key=lambda m: (order.get(m, len(order)), m))
@@ -170,7 +182,7 @@ def compare_results(
     rule = rule or ToleranceRule()
     comparisons: list[Comparison] = []
     notes: list[str] = []
-    for key in sorted(baseline):
+    for key in _row_order(baseline):
         _, base = baseline[key]
         if key not in new:
             for metric in _metric_order(base.metrics):
@@ -189,7 +201,7 @@ def compare_results(
                 f"{label}: the dataset content hash differs from the baseline's "
                 "(the corpus changed; metric differences may come from the data)"
             )
-    for key in sorted(set(new) - set(baseline)):
+    for key in _row_order(set(new) - set(baseline)):
         _, fresh = new[key]
         for metric in _metric_order(fresh.metrics):
             comparisons.append(
