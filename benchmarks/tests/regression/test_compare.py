@@ -193,3 +193,16 @@ def test_compare_results_accepts_loaded_sets(write_set, metric, result) -> None:
     base = load_result_set(write_set("base", [result("ff", {"lve": metric(BASE_LVE, "lve")})]))
     report = compare_results(base, base)
     assert report.passed and [c.verdict for c in report.comparisons] == ["ok"]
+
+
+def test_rows_are_listed_bracketing_first_then_baseline_before_guidance(write_set, metric, result) -> None:
+    rows = [
+        result("ff-av", {"lve": metric(BASE_LVE, "lve")}, av=True),
+        result("ff", {"lve": metric(BASE_LVE, "lve")}),
+        result("tpl", {"lve": metric([2e-5], "lve")}, kind="template", animator="template"),
+        result("gt", {"cer": metric([0.1], "cer")}, kind="ground truth", animator="ground truth"),
+    ]
+    report = _compare(write_set, rows, rows)
+    assert [(c.row[1], c.row[3]) for c in report.comparisons] == [
+        ("ground truth", "baseline"), ("template", "baseline"), ("method", "baseline"), ("method", "+AV"),
+    ]
