@@ -132,6 +132,9 @@ class GuidanceConfig(_Strict):
     expert_lr: float | None = Field(default=None, gt=0)
     #: apply the AV term on every n-th step (1: every step, as the paper)
     av_every: int = Field(default=1, ge=1)
+    #: render and read only a random clip of this many motion frames of the prediction (with the
+    #: words whose midpoint lies in it as transcript); ``None``: the whole sequence, as the paper
+    av_clip_frames: int | None = Field(default=None, ge=8)
     #: phonetic context-aware loss: window (odd), softmax temperature, weight form
     phonetic_window: int = Field(default=5, ge=1)
     phonetic_temperature: float = Field(default=1.0, gt=0)

@@ -53,7 +53,7 @@ class AVGuidance:
         self.expert = expert
         self.tokenizer = tokenizer
         self.faces = torch.as_tensor(faces, dtype=torch.long)
-        self.lip_indices = torch.as_tensor(np.asarray(lip_indices), dtype=torch.long)
+        self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long)
         self.render = render
         self.guidance = guidance
 

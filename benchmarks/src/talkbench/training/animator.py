@@ -97,7 +97,7 @@ class AnimatorTrainer:
         seed_everything(seed)
         self.model = build_animator_for(run.animator, first.template.shape[0], num_styles, first.fps).to(self.device)
         self.module = wrap_model(self.model, self.dist)
-        self.lip_indices = torch.as_tensor(np.asarray(lip_indices), dtype=torch.long, device=self.device)
+        self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long, device=self.device)
         g = self.config.guidance
         self.phonetic = PhoneticContextAwareLoss(g.phonetic_window, temperature=g.phonetic_temperature) if run.uses_phonetic else None
         self.guidance: AVGuidance | None = None
@@ -153,12 +153,36 @@ class AnimatorTrainer:
             rlv = lip_vertex_mse(pred, target, self.lip_indices)
             terms.append(g.lambda_rlv * rlv)
             logs["rlv"] = float(rlv.detach())
-            av = self.guidance(pred, float(batch.fps or self.model.fps), batch.audio, list(batch.transcript or [""]))
+            clip_pred, clip_audio, clip_text = self._av_clip(pred, batch)
+            av = self.guidance(clip_pred, float(batch.fps or self.model.fps), clip_audio, clip_text)
             terms.append(g.lambda_av * av.loss)
             logs.update(av=float(av.loss.detach()), av_ctc=av.ctc, av_att=av.att, av_acc=av.accuracy)
         total = torch.stack(terms).sum()
         logs["loss"] = float(total.detach())
         return total, logs
+
+    def _av_clip(self, pred: torch.Tensor, batch: AnimatorInput) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """The part of the prediction the expert reads: the whole sequence, or a clip of
+        ``guidance.av_clip_frames`` frames (start drawn from (seed, step)) with its audio and words."""
+        from .data import window_transcript
+
+        clip = self.config.guidance.av_clip_frames
+        texts = list(batch.transcript or [""])
+        t = pred.shape[1]
+        if clip is None or t <= clip or batch.words is None:
+            return pred, batch.audio, texts
+        fps = float(batch.fps or self.model.fps)
+        start = int(np.random.default_rng([self.seed, 9, self.step_index]).integers(0, t - clip + 1))
+        spf = 16000.0 / fps
+        a0, a1 = int(round(start * spf)), int(round((start + clip) * spf))
+        audio = batch.audio[:, a0:a1]
+        if audio.shape[1] < a1 - a0:
+            audio = torch.nn.functional.pad(audio, (0, a1 - a0 - audio.shape[1]))
+        clip_texts = [window_transcript(w, start / fps, (start + clip) / fps) for w in batch.words]
+        if not all(clip_texts):  # a clip without a whole word: read the whole sequence instead
+            return pred, batch.audio, texts
+        texts = clip_texts
+        return pred[:, start : start + clip], audio, texts
 
     def step(self, batch: AnimatorInput, use_av: bool | None = None) -> dict[str, float]:
         """One optimisation step on ``batch``; returns the logged loss terms."""

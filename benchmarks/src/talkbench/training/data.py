@@ -23,10 +23,16 @@ __all__ = [
     "load_masks",
     "load_split",
     "to_animator_input",
+    "window_transcript",
 ]
 
 
 _SILENCE = ("sil", "sp", "<sil>", "")
+
+
+def window_transcript(words: list[tuple[str, float, float]], t0: float, t1: float) -> str:
+    """The transcript of the window ``[t0, t1)`` s: the words whose midpoint lies inside it."""
+    return " ".join(w for w, s0, e0 in words if t0 <= 0.5 * (s0 + e0) < t1 and w.lower() not in _SILENCE)
 
 
 def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
@@ -140,8 +146,7 @@ def to_animator_input(
             return [(lab, max(s, t0) - t0, min(e, t1) - t0) for lab, s, e in segs if e > t0 and s < t1]
 
         if words is not None:
-            # the transcript of a window: the words whose midpoint lies inside it
-            transcript = " ".join(w for w, s0, e0 in words if t0 <= 0.5 * (s0 + e0) < t1 and w.lower() not in _SILENCE)
+            transcript = window_transcript(words, t0, t1)
         words, phones = shift(words), shift(phones)
     s = sample.speaker_index if style is None else style
     if s < 0:
