@@ -201,6 +201,25 @@ class AnimatorTrainer:
         self.optimizer.step()
         return logs
 
+    def gradient_norms(self, batch: AnimatorInput) -> dict[str, float]:
+        """L2 norms of the gradients of ``Lrec`` and of ``L_av`` (unweighted) w.r.t. the animator's
+        parameters, each back-propagated alone: the measurement behind the synthetic presets' λav
+        (``λav ≈ ‖∇Lrec‖ / ‖∇L_av‖`` makes the two terms pull with comparable strength)."""
+        if self.guidance is None:
+            raise ValueError("gradient_norms needs an AV variant (the expert)")
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.module.train()
+        out = self.module(batch)
+        rec = self.phonetic(out.vertices, out.target) if self.phonetic is not None else out.losses["mse"]
+        clip_pred, clip_audio, clip_text = self._av_clip(out.vertices, batch)
+        av = self.guidance(clip_pred, float(batch.fps or self.model.fps), clip_audio, clip_text).loss
+
+        def norm(loss: torch.Tensor) -> float:
+            grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+            return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
+
+        return {"rec": norm(rec), "av": norm(av), "rec_value": float(rec.detach()), "av_value": float(av.detach())}
+
     # ------------------------------------------------------------------ CodeTalker stage 1
     def train_vq(self, progress: bool = False) -> list[float]:
         """CodeTalker stage 1: fit the motion VQ-autoencoder to the training sequences, then freeze it."""
