@@ -61,6 +61,9 @@ class DataConfig(_Strict):
     generate: bool = True
     corpus_size: Literal["tiny", "smoke", "default"] = "default"
     corpus_seed: int = 0
+    #: override the size's sentences per speaker / pool utterances per pool speaker
+    corpus_sentences: int | None = Field(default=None, ge=1)
+    corpus_pool: int | None = Field(default=None, ge=0)
     #: train on at most this many sequences of the training split (``None``: all)
     max_train_sequences: int | None = Field(default=None, ge=1)
 
@@ -264,7 +267,9 @@ def resolve_preset_path(preset_or_path: str | os.PathLike[str]) -> Path:
         return CONFIG_DIR / f"{text}.yaml"
     path = Path(text)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found; use a preset ({', '.join(PRESETS)}) or a YAML path")
+        raise ConfigError(
+            f"{path}: config file not found; use a preset ({', '.join(PRESETS)}) or a YAML path"
+        )
     return path
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 from lipread_expert import LipReader
-
 from talkbench.config import BenchConfig
 from talkbench.renders import input_spec_for
 from talkbench.training.animator import AnimatorTrainer, StopTraining
@@ -23,7 +22,9 @@ def _trainer(config: BenchConfig, registry: str, variant: str, seed: int = 3) ->
     if spec.uses_av:
         tok = make_tokenizer()
         torch.manual_seed(0)
-        model = LipReader.from_preset("nano", "audiovisual", tok.vocab_size, input_spec=input_spec_for(config.render))
+        model = LipReader.from_preset(
+            "nano", "audiovisual", tok.vocab_size, input_spec=input_spec_for(config.render)
+        )
         expert = TrainedReader(model, tok, Path("unused"), "0" * 64)
     return AnimatorTrainer(spec, seed, samples, samples[0].faces, masks["lip"].indices, expert)
 
@@ -36,8 +37,9 @@ def _state(trainer: AnimatorTrainer) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize(("registry", "variant"), [("faceformer", "both"), ("codetalker", "phonetic")])
-def test_interrupted_run_resumes_to_the_same_parameters(tiny_config: BenchConfig, tmp_path: Path, registry: str,
-                                                        variant: str) -> None:
+def test_interrupted_run_resumes_to_the_same_parameters(
+    tiny_config: BenchConfig, tmp_path: Path, registry: str, variant: str
+) -> None:
     steps = tiny_config.training.steps
     assert tiny_config.training.checkpoint_every < steps
     whole = _trainer(tiny_config, registry, variant)

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from facial_metrics import get_protocol
-
 from talkbench.config import BenchConfig
 from talkbench.evaluation import evaluate_template, make_context, pad_audio
 from talkbench.leaderboard.site import build_site
@@ -18,7 +17,9 @@ from talkbench.training.stage1 import train_eval_reader
 
 
 def test_grid_writes_valid_cached_runs_and_a_site(tiny_config: BenchConfig, tmp_path: Path) -> None:
-    config = tiny_config.model_copy(update={"variants": ["baseline", "phonetic"], "animators": tiny_config.animators[:1]})
+    config = tiny_config.model_copy(
+        update={"variants": ["baseline", "phonetic"], "animators": tiny_config.animators[:1]}
+    )
     results = tmp_path / "results"
     dirs = run_grid(config, results, progress=False)
     names = sorted(d.name for d in dirs)
@@ -49,8 +50,12 @@ def test_grid_writes_valid_cached_runs_and_a_site(tiny_config: BenchConfig, tmp_
     # a changed config is a different cache key: that cell reruns
     changed = config.model_copy(update={"training": config.training.model_copy(update={"steps": 5})})
     run_grid(changed, results, progress=False)
-    assert (results / "synth" / "faceformer-baseline" / "result.json").stat().st_mtime_ns != stamps[results / "synth" / "faceformer-baseline"]
-    assert (results / "synth" / "template" / "result.json").stat().st_mtime_ns == stamps[results / "synth" / "template"]
+    assert (results / "synth" / "faceformer-baseline" / "result.json").stat().st_mtime_ns != stamps[
+        results / "synth" / "faceformer-baseline"
+    ]
+    assert (results / "synth" / "template" / "result.json").stat().st_mtime_ns == stamps[
+        results / "synth" / "template"
+    ]
 
     summary = build_site(results, tmp_path / "site")
     assert summary.n_runs == 4
@@ -65,8 +70,12 @@ def test_template_row_matches_a_hand_computed_lve(tiny_config: BenchConfig) -> N
     lips = ctx.masks["lip"].indices
     for rec, sample in zip(records, ctx.samples):
         diff = sample.template[None, lips] - sample.vertices[:, lips]  # (T, L, 3)
-        lve = float(np.mean(np.max(np.sum(diff.astype(np.float64) ** 2, axis=-1), axis=1)))  # max_sq, frames pooled
-        mve = float(np.mean(np.linalg.norm((sample.template[None] - sample.vertices).astype(np.float64), axis=-1)))
+        lve = float(
+            np.mean(np.max(np.sum(diff.astype(np.float64) ** 2, axis=-1), axis=1))
+        )  # max_sq, frames pooled
+        mve = float(
+            np.mean(np.linalg.norm((sample.template[None] - sample.vertices).astype(np.float64), axis=-1))
+        )
         assert np.isclose(rec.metrics["lve"], lve, rtol=1e-5)
         assert np.isclose(rec.metrics["mve"], mve, rtol=1e-5)
         assert rec.frames == sample.num_frames and rec.hypothesis is not None

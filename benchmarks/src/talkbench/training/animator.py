@@ -77,8 +77,14 @@ class AnimatorTrainer:
     """
 
     def __init__(
-        self, run: RunSpec, seed: int, train_samples: list[Sample], faces: np.ndarray | torch.Tensor,
-        lip_indices: np.ndarray, expert: TrainedReader | None = None, device: str | torch.device = "cpu",
+        self,
+        run: RunSpec,
+        seed: int,
+        train_samples: list[Sample],
+        faces: np.ndarray | torch.Tensor,
+        lip_indices: np.ndarray,
+        expert: TrainedReader | None = None,
+        device: str | torch.device = "cpu",
         dist: DistInfo | None = None,
     ) -> None:
         if not train_samples:
@@ -95,22 +101,34 @@ class AnimatorTrainer:
 
         num_styles = max(styles, len(get_protocol(self.config.data.protocol).train_subjects))
         seed_everything(seed)
-        self.model = build_animator_for(run.animator, first.template.shape[0], num_styles, first.fps).to(self.device)
+        self.model = build_animator_for(run.animator, first.template.shape[0], num_styles, first.fps).to(
+            self.device
+        )
         self.module = wrap_model(self.model, self.dist)
         self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long, device=self.device)
         g = self.config.guidance
-        self.phonetic = PhoneticContextAwareLoss(g.phonetic_window, temperature=g.phonetic_temperature) if run.uses_phonetic else None
+        self.phonetic = (
+            PhoneticContextAwareLoss(g.phonetic_window, temperature=g.phonetic_temperature)
+            if run.uses_phonetic
+            else None
+        )
         self.guidance: AVGuidance | None = None
-        params = [{"params": [p for p in self.model.parameters() if p.requires_grad], "lr": self.config.training.lr}]
+        params = [
+            {"params": [p for p in self.model.parameters() if p.requires_grad], "lr": self.config.training.lr}
+        ]
         if run.uses_av:
             if expert is None:
                 raise ValueError(f"run {run.run_id}: the {run.variant!r} variant needs the stage-1 expert")
             model = copy.deepcopy(expert.model).to(self.device)
             model.train(g.expert_trainable)
             model.requires_grad_(g.expert_trainable)
-            self.guidance = AVGuidance(model, expert.tokenizer, torch.as_tensor(faces), lip_indices, self.config.render, g)
+            self.guidance = AVGuidance(
+                model, expert.tokenizer, torch.as_tensor(faces), lip_indices, self.config.render, g
+            )
             if g.expert_trainable:
-                params.append({"params": list(model.parameters()), "lr": g.expert_lr or self.config.training.lr})
+                params.append(
+                    {"params": list(model.parameters()), "lr": g.expert_lr or self.config.training.lr}
+                )
         self.optimizer = torch.optim.Adam(params)
         self.step_index = 0
         self.vq_done = run.animator.registry != "codetalker"
@@ -126,11 +144,15 @@ class AnimatorTrainer:
         max_frames = self.config.training.max_frames
         start = 0
         if max_frames is not None and sample.num_frames > max_frames:
-            start = int(np.random.default_rng([self.seed, 8, k]).integers(0, sample.num_frames - max_frames + 1))
+            start = int(
+                np.random.default_rng([self.seed, 8, k]).integers(0, sample.num_frames - max_frames + 1)
+            )
         return to_animator_input(sample, max_frames=max_frames, start=start, device=self.device)
 
     # ------------------------------------------------------------------ one step
-    def losses(self, batch: AnimatorInput, use_av: bool | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    def losses(
+        self, batch: AnimatorInput, use_av: bool | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss of ``batch`` and its logged parts (no optimizer step)."""
         g = self.config.guidance
         out = self.module(batch)
@@ -161,7 +183,9 @@ class AnimatorTrainer:
         logs["loss"] = float(total.detach())
         return total, logs
 
-    def _av_clip(self, pred: torch.Tensor, batch: AnimatorInput) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    def _av_clip(
+        self, pred: torch.Tensor, batch: AnimatorInput
+    ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
         """The part of the prediction the expert reads: the whole sequence, or a clip of
         ``guidance.av_clip_frames`` frames (start drawn from (seed, step)) with its audio and words."""
         from .data import window_transcript
@@ -218,7 +242,12 @@ class AnimatorTrainer:
             grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
             return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
 
-        return {"rec": norm(rec), "av": norm(av), "rec_value": float(rec.detach()), "av_value": float(av.detach())}
+        return {
+            "rec": norm(rec),
+            "av": norm(av),
+            "rec_value": float(rec.detach()),
+            "av_value": float(av.detach()),
+        }
 
     # ------------------------------------------------------------------ CodeTalker stage 1
     def train_vq(self, progress: bool = False) -> list[float]:
@@ -278,7 +307,9 @@ class AnimatorTrainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(
-        self, checkpoint: str | Path | None = None, on_step: Callable[[int, dict[str, float]], None] | None = None,
+        self,
+        checkpoint: str | Path | None = None,
+        on_step: Callable[[int, dict[str, float]], None] | None = None,
         progress: bool = False,
     ) -> list[dict[str, float]]:
         """Train to ``training.steps``, resuming from ``checkpoint`` when it exists and saving it
@@ -295,7 +326,12 @@ class AnimatorTrainer:
                 self.save(checkpoint)
         logs = []
         every = self.config.guidance.av_every
-        bar = tqdm(total=cfg.steps, initial=self.step_index, desc=f"{self.run.run_id} s{self.seed}", disable=not progress)
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step_index,
+            desc=f"{self.run.run_id} s{self.seed}",
+            disable=not progress,
+        )
         while self.step_index < cfg.steps:
             step = self.step_index
             log = self.step(self.batch_for_step(step), use_av=self.guidance is not None and step % every == 0)
@@ -304,7 +340,11 @@ class AnimatorTrainer:
             bar.update(1)
             if step % 25 == 0:
                 bar.set_postfix(loss=f"{log['loss']:.3g}")
-            if checkpoint is not None and main and (self.step_index % cfg.checkpoint_every == 0 or self.step_index == cfg.steps):
+            if (
+                checkpoint is not None
+                and main
+                and (self.step_index % cfg.checkpoint_every == 0 or self.step_index == cfg.steps)
+            ):
                 self.save(checkpoint)
             if on_step is not None:
                 on_step(self.step_index, log)

@@ -46,14 +46,24 @@ def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
             )
         return root
     if not config.data.generate:
-        raise FileNotFoundError(f"{root}: no corpus.json and data.generate is false; run `talkbench data synth {root}`")
-    from ..datasets.synth.corpus import generate_corpus
+        raise FileNotFoundError(
+            f"{root}: no corpus.json and data.generate is false; run `talkbench data synth {root}`"
+        )
+    from ..datasets.synth.corpus import SIZES, CorpusSize, generate_corpus
 
-    generate_corpus(root, seed=config.data.corpus_seed, size=config.data.corpus_size, progress=progress)
+    d = config.data
+    size: str | CorpusSize = d.corpus_size
+    if d.corpus_sentences is not None or d.corpus_pool is not None:
+        base = SIZES[d.corpus_size]
+        size = CorpusSize(
+            d.corpus_sentences or base.sentences_per_speaker,
+            base.pool_per_speaker if d.corpus_pool is None else d.corpus_pool,
+        )
+    generate_corpus(root, seed=d.corpus_seed, size=size, progress=progress)
     return root
 
 
-def _dataset(config: BenchConfig, split: str):  # noqa: ANN202 - ProcessedDataset
+def _dataset(config: BenchConfig, split: str):
     root = Path(config.data.root)
     proto = config.data.protocol
     if proto == "synth":
@@ -64,7 +74,9 @@ def _dataset(config: BenchConfig, split: str):  # noqa: ANN202 - ProcessedDatase
 
 
 @lru_cache(maxsize=16)
-def _load_split_cached(root: str, protocol: str, split: str, key: str, limit: int | None) -> tuple[Sample, ...]:
+def _load_split_cached(
+    root: str, protocol: str, split: str, key: str, limit: int | None
+) -> tuple[Sample, ...]:
     del key  # part of the cache key only
     from ..config import BenchConfig as _BC  # noqa: F401 - keeps the signature hashable
 
@@ -120,7 +132,10 @@ def load_masks(config: BenchConfig) -> dict[str, Any]:
 
 
 def to_animator_input(
-    sample: Sample, style: int | None = None, max_frames: int | None = None, start: int = 0,
+    sample: Sample,
+    style: int | None = None,
+    max_frames: int | None = None,
+    start: int = 0,
     device: torch.device | str = "cpu",
 ) -> AnimatorInput:
     """One-item :class:`AnimatorInput` of ``sample`` (target, transcript and alignments included).
@@ -140,7 +155,7 @@ def to_animator_input(
         audio = audio[a0:a1]
         t0, t1 = start / sample.fps, (start + max_frames) / sample.fps
 
-        def shift(segs):  # noqa: ANN001, ANN202
+        def shift(segs):
             if segs is None:
                 return None
             return [(lab, max(s, t0) - t0, min(e, t1) - t0) for lab, s, e in segs if e > t0 and s < t1]
@@ -163,7 +178,9 @@ def to_animator_input(
     )
 
 
-def benchmark_batch(preset: str = "default", index: int = 0, overrides: tuple[str, ...] = ()) -> AnimatorInput:
+def benchmark_batch(
+    preset: str = "default", index: int = 0, overrides: tuple[str, ...] = ()
+) -> AnimatorInput:
     """A ready training batch (one sequence of the training split) of a preset, for benchmarks.
 
     Generates the preset's corpus when missing (``data.root``; override it to use a scratch folder).
