@@ -217,8 +217,11 @@ class BenchConfig(_Strict):
         return v
 
     def run_specs(self) -> list[RunSpec]:
-        """One :class:`RunSpec` per (animator, variant); seeds stay inside a run (mean ± std)."""
-        return [RunSpec(config=self, animator=a, variant=v) for a in self.animators for v in self.variants]
+        """One :class:`RunSpec` per (animator, variant); seeds stay inside a run (mean ± std).
+
+        Ordered variant-major (every animator's baseline first, then +AV, ...), so a grid stopped
+        part-way has comparable rows for every animator."""
+        return [RunSpec(config=self, animator=a, variant=v) for v in self.variants for a in self.animators]
 
 
 class RunSpec(BaseModel):

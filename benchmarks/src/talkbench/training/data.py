@@ -162,6 +162,10 @@ def to_animator_input(
 
         if words is not None:
             transcript = window_transcript(words, t0, t1)
+            # the word timings of the window: the same words as the transcript (silences kept)
+            words = [
+                w for w in words if w[0].lower() in _SILENCE or t0 <= 0.5 * (w[1] + w[2]) < t1
+            ]
         words, phones = shift(words), shift(phones)
     s = sample.speaker_index if style is None else style
     if s < 0:
