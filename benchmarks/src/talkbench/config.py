@@ -61,6 +61,9 @@ class DataConfig(_Strict):
     generate: bool = True
     corpus_size: Literal["tiny", "smoke", "default"] = "default"
     corpus_seed: int = 0
+    #: override the size's sentences per speaker / pool utterances per pool speaker
+    corpus_sentences: int | None = Field(default=None, ge=1)
+    corpus_pool: int | None = Field(default=None, ge=0)
     #: train on at most this many sequences of the training split (``None``: all)
     max_train_sequences: int | None = Field(default=None, ge=1)
 
@@ -132,6 +135,9 @@ class GuidanceConfig(_Strict):
     expert_lr: float | None = Field(default=None, gt=0)
     #: apply the AV term on every n-th step (1: every step, as the paper)
     av_every: int = Field(default=1, ge=1)
+    #: render and read only a random clip of this many motion frames of the prediction (with the
+    #: words whose midpoint lies in it as transcript); ``None``: the whole sequence, as the paper
+    av_clip_frames: int | None = Field(default=None, ge=8)
     #: phonetic context-aware loss: window (odd), softmax temperature, weight form
     phonetic_window: int = Field(default=5, ge=1)
     phonetic_temperature: float = Field(default=1.0, gt=0)
@@ -211,8 +217,11 @@ class BenchConfig(_Strict):
         return v
 
     def run_specs(self) -> list[RunSpec]:
-        """One :class:`RunSpec` per (animator, variant); seeds stay inside a run (mean ± std)."""
-        return [RunSpec(config=self, animator=a, variant=v) for a in self.animators for v in self.variants]
+        """One :class:`RunSpec` per (animator, variant); seeds stay inside a run (mean ± std).
+
+        Ordered variant-major (every animator's baseline first, then +AV, ...), so a grid stopped
+        part-way has comparable rows for every animator."""
+        return [RunSpec(config=self, animator=a, variant=v) for v in self.variants for a in self.animators]
 
 
 class RunSpec(BaseModel):
@@ -261,7 +270,9 @@ def resolve_preset_path(preset_or_path: str | os.PathLike[str]) -> Path:
         return CONFIG_DIR / f"{text}.yaml"
     path = Path(text)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found; use a preset ({', '.join(PRESETS)}) or a YAML path")
+        raise ConfigError(
+            f"{path}: config file not found; use a preset ({', '.join(PRESETS)}) or a YAML path"
+        )
     return path
 
 

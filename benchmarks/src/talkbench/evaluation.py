@@ -37,7 +37,15 @@ from .renders import render_mouth
 from .results import PerSampleRecord
 from .training.stage1 import TrainedReader
 
-__all__ = ["EvalContext", "evaluate_animator", "pad_audio", "evaluate_ground_truth", "evaluate_template", "make_context", "metric_variants"]
+__all__ = [
+    "EvalContext",
+    "evaluate_animator",
+    "evaluate_ground_truth",
+    "evaluate_template",
+    "make_context",
+    "metric_variants",
+    "pad_audio",
+]
 
 
 @dataclass
@@ -93,7 +101,9 @@ def _text_metrics(config: BenchConfig, ref: str, hyp: str) -> dict[str, float]:
     }
 
 
-def _vertex_metrics(ctx: EvalContext, pred: torch.Tensor, sample: Sample) -> tuple[dict[str, float], torch.Tensor]:
+def _vertex_metrics(
+    ctx: EvalContext, pred: torch.Tensor, sample: Sample
+) -> tuple[dict[str, float], torch.Tensor]:
     proto = ctx.protocol
     gt = torch.from_numpy(np.ascontiguousarray(sample.vertices, dtype=np.float32))[None]
     tpl = torch.from_numpy(np.ascontiguousarray(sample.template, dtype=np.float32))[None]
@@ -129,17 +139,28 @@ def read_lips(ctx: EvalContext, sequences: list[torch.Tensor], fps: float, batch
         for j, v in enumerate(videos):
             video[j, : v.shape[0]] = v
         out += transcribe(
-            ctx.reader.model, ctx.reader.tokenizer, video=video, video_lengths=lengths,
-            method=cfg.reader.decode, beam_size=cfg.reader.beam_size if cfg.reader.decode == "beam" else None,
+            ctx.reader.model,
+            ctx.reader.tokenizer,
+            video=video,
+            video_lengths=lengths,
+            method=cfg.reader.decode,
+            beam_size=cfg.reader.beam_size if cfg.reader.decode == "beam" else None,
         )
     return out
 
 
-def _records(ctx: EvalContext, seed: int, items: list[tuple[Sample, str | None, dict[str, float], torch.Tensor | None]],
-             read: bool) -> list[PerSampleRecord]:
+def _records(
+    ctx: EvalContext,
+    seed: int,
+    items: list[tuple[Sample, str | None, dict[str, float], torch.Tensor | None]],
+    read: bool,
+) -> list[PerSampleRecord]:
     hyps: list[str | None] = [None] * len(items)
     if read:
-        seqs = [verts if verts is not None else torch.from_numpy(np.asarray(s.vertices, dtype=np.float32)) for s, _, _, verts in items]
+        seqs = [
+            verts if verts is not None else torch.from_numpy(np.asarray(s.vertices, dtype=np.float32))
+            for s, _, _, verts in items
+        ]
         hyps = list(read_lips(ctx, seqs, items[0][0].fps))
     records = []
     for (sample, style, metrics, _), hyp in zip(items, hyps):
@@ -147,10 +168,18 @@ def _records(ctx: EvalContext, seed: int, items: list[tuple[Sample, str | None, 
         ref = sample.transcript or ""
         if hyp is not None:
             m.update(_text_metrics(ctx.config, ref, hyp))
-        records.append(PerSampleRecord(
-            seed=seed, sample_id=sample.name, subject=sample.subject, style=style, frames=sample.num_frames,
-            metrics=m, reference=ref if hyp is not None else None, hypothesis=hyp,
-        ))
+        records.append(
+            PerSampleRecord(
+                seed=seed,
+                sample_id=sample.name,
+                subject=sample.subject,
+                style=style,
+                frames=sample.num_frames,
+                metrics=m,
+                reference=ref if hyp is not None else None,
+                hypothesis=hyp,
+            )
+        )
     return records
 
 
@@ -167,7 +196,9 @@ def pad_audio(audio: torch.Tensor, fps: float, frames: int = 2) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_animator(model: Animator, ctx: EvalContext, seed: int, progress: bool = False) -> list[PerSampleRecord]:
+def evaluate_animator(
+    model: Animator, ctx: EvalContext, seed: int, progress: bool = False
+) -> list[PerSampleRecord]:
     """Per-sample records of a trained animator: one per (test sequence, style) pair."""
     from tqdm import tqdm
 
@@ -176,11 +207,17 @@ def evaluate_animator(model: Animator, ctx: EvalContext, seed: int, progress: bo
     model.eval()
     device = next(model.parameters()).device
     items = []
-    pairs = [(s, st) for s in ctx.samples for st in ([(s.speaker_index, s.subject)] if ctx.own_style else ctx.styles)]
+    pairs = [
+        (s, st)
+        for s in ctx.samples
+        for st in ([(s.speaker_index, s.subject)] if ctx.own_style else ctx.styles)
+    ]
     for sample, (style_idx, style_name) in tqdm(pairs, desc="evaluate", disable=not progress):
         inp = to_animator_input(sample, style=style_idx, device=device)
         audio = pad_audio(inp.audio, sample.fps)
-        pred = model.predict(audio, inp.template, inp.style, transcript=inp.transcript, words=inp.words, phones=inp.phones)
+        pred = model.predict(
+            audio, inp.template, inp.style, transcript=inp.transcript, words=inp.words, phones=inp.phones
+        )
         metrics, pred_t = _vertex_metrics(ctx, pred, sample)
         items.append((sample, style_name, metrics, pred_t))
     return _records(ctx, seed, items, read=True)

@@ -47,13 +47,18 @@ class AVGuidance:
     """
 
     def __init__(
-        self, expert: LipReader, tokenizer: CharTokenizer, faces: torch.Tensor, lip_indices: np.ndarray | torch.Tensor,
-        render: RenderConfig, guidance: GuidanceConfig,
+        self,
+        expert: LipReader,
+        tokenizer: CharTokenizer,
+        faces: torch.Tensor,
+        lip_indices: np.ndarray | torch.Tensor,
+        render: RenderConfig,
+        guidance: GuidanceConfig,
     ) -> None:
         self.expert = expert
         self.tokenizer = tokenizer
         self.faces = torch.as_tensor(faces, dtype=torch.long)
-        self.lip_indices = torch.as_tensor(np.asarray(lip_indices), dtype=torch.long)
+        self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long)
         self.render = render
         self.guidance = guidance
 
@@ -61,7 +66,9 @@ class AVGuidance:
         """``(B, T, V, 3)`` → ``(B, T25, 1, S, S)`` normalised mouth renders (differentiable)."""
         return render_mouth(vertices, self.faces.to(vertices.device), self.lip_indices, fps, self.render)
 
-    def __call__(self, vertices: torch.Tensor, fps: float, audio: torch.Tensor, transcripts: list[str]) -> AVTerms:
+    def __call__(
+        self, vertices: torch.Tensor, fps: float, audio: torch.Tensor, transcripts: list[str]
+    ) -> AVTerms:
         """AV loss of predicted ``vertices`` ``(B, T, V, 3)`` at ``fps`` with 16 kHz ``audio`` ``(B, S)``."""
         video = self.mouth_video(vertices, fps)
         b, t = video.shape[:2]
@@ -69,9 +76,19 @@ class AVGuidance:
         lengths = torch.full((b,), t, dtype=torch.long, device=video.device)
         kwargs = {}
         if self.expert.uses_audio:
-            kwargs = {"audio": audio, "audio_lengths": torch.full((b,), audio.shape[1], dtype=torch.long, device=video.device)}
+            kwargs = {
+                "audio": audio,
+                "audio_lengths": torch.full((b,), audio.shape[1], dtype=torch.long, device=video.device),
+            }
         out = self.expert(
-            targets.to(video.device), video=video, video_lengths=lengths, fps=self.render.reader_fps, convert=True, **kwargs,
+            targets.to(video.device),
+            video=video,
+            video_lengths=lengths,
+            fps=self.render.reader_fps,
+            convert=True,
+            **kwargs,
         )
         loss = out.weighted(self.guidance.lambda_ctc, self.guidance.lambda_ce)
-        return AVTerms(loss=loss, ctc=float(out.ctc.detach()), att=float(out.att.detach()), accuracy=float(out.accuracy))
+        return AVTerms(
+            loss=loss, ctc=float(out.ctc.detach()), att=float(out.att.detach()), accuracy=float(out.accuracy)
+        )

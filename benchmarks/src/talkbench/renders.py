@@ -38,12 +38,23 @@ def input_spec_for(cfg: RenderConfig) -> InputSpec:
 
 
 def render_mouth(
-    vertices: torch.Tensor, faces: torch.Tensor, lip_indices: np.ndarray | torch.Tensor, fps: float, cfg: RenderConfig,
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    lip_indices: np.ndarray | torch.Tensor,
+    fps: float,
+    cfg: RenderConfig,
 ) -> torch.Tensor:
     """``(B, T, V, 3)`` vertices at ``fps`` → normalised mouth video ``(B, T25, 1, S, S)`` (differentiable)."""
     return render_mouth_video(
-        vertices, faces, lip_indices, camera_for(cfg), fps_in=fps, fps_out=cfg.reader_fps, crop=crop_for(cfg),
-        blur_pixels=cfg.blur_pixels, faces_per_pixel=cfg.faces_per_pixel,
+        vertices,
+        faces,
+        lip_indices,
+        camera_for(cfg),
+        fps_in=fps,
+        fps_out=cfg.reader_fps,
+        crop=crop_for(cfg),
+        blur_pixels=cfg.blur_pixels,
+        faces_per_pixel=cfg.faces_per_pixel,
     )
 
 
@@ -54,8 +65,13 @@ def _key(samples: list[Sample], cfg: RenderConfig, data_hash: str) -> str:
 
 @torch.no_grad()
 def render_samples(
-    samples: list[Sample], lip_indices: np.ndarray, cfg: RenderConfig, cache_dir: Path, data_hash: str,
-    label: str, progress: bool = False,
+    samples: list[Sample],
+    lip_indices: np.ndarray,
+    cfg: RenderConfig,
+    cache_dir: Path,
+    data_hash: str,
+    label: str,
+    progress: bool = False,
 ) -> list[torch.Tensor]:
     """Ground-truth mouth videos ``(T25, 1, S, S)`` (float16 on disk) of ``samples``, cached by content.
 

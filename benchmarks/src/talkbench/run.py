@@ -19,7 +19,14 @@ from typing import Any
 import torch
 
 from .config import BenchConfig, RunSpec
-from .evaluation import EvalContext, evaluate_animator, evaluate_ground_truth, evaluate_template, make_context, metric_variants
+from .evaluation import (
+    EvalContext,
+    evaluate_animator,
+    evaluate_ground_truth,
+    evaluate_template,
+    make_context,
+    metric_variants,
+)
 from .progress import progress_enabled
 from .results import (
     SCHEMA_VERSION,
@@ -59,7 +66,9 @@ def select_device(name: str) -> torch.device:
 class GridContext:
     """What every cell of a grid shares: data, readers, evaluation context, hashes."""
 
-    def __init__(self, config: BenchConfig, results_root: Path, progress: bool, say: Callable[[str], None]) -> None:
+    def __init__(
+        self, config: BenchConfig, results_root: Path, progress: bool, say: Callable[[str], None]
+    ) -> None:
         self.config = config
         self.results_root = Path(results_root)
         self.progress = progress
@@ -105,15 +114,24 @@ class GridContext:
         return {k: MaskRef(id=m.id, sha256=m.sha256) for k, m in self.masks.items()}
 
     def reader_ref(self) -> ReaderRef:
-        return ReaderRef(id=f"talkbench-{self.config.name}-video-{self.config.reader.preset}", checkpoint_sha256=self.reader.sha256)
+        return ReaderRef(
+            id=f"talkbench-{self.config.name}-video-{self.config.reader.preset}",
+            checkpoint_sha256=self.reader.sha256,
+        )
 
 
-def prepare(config: BenchConfig, results_root: Path | str, progress: bool | None = None,
-            say: Callable[[str], None] | None = None) -> GridContext:
+def prepare(
+    config: BenchConfig,
+    results_root: Path | str,
+    progress: bool | None = None,
+    say: Callable[[str], None] | None = None,
+) -> GridContext:
     """Shared state of a grid (generates the corpus when missing)."""
     if config.torch_threads:
         torch.set_num_threads(config.torch_threads)
-    return GridContext(config, Path(results_root), progress_enabled() if progress is None else progress, say or log.info)
+    return GridContext(
+        config, Path(results_root), progress_enabled() if progress is None else progress, say or log.info
+    )
 
 
 def _cached(run_dir: Path, key: str) -> bool:
@@ -123,17 +141,40 @@ def _cached(run_dir: Path, key: str) -> bool:
         return False
 
 
-def _write(ctx: GridContext, run_id: str, kind: str, name: str, spec: dict[str, Any], guidance: GuidanceFlags,
-           seeds: list[int], records: list[PerSampleRecord], variants: dict[str, str], resolved: dict[str, Any],
-           key: str, wall: float, video: Path | None = None) -> Path:
+def _write(
+    ctx: GridContext,
+    run_id: str,
+    kind: str,
+    name: str,
+    spec: dict[str, Any],
+    guidance: GuidanceFlags,
+    seeds: list[int],
+    records: list[PerSampleRecord],
+    variants: dict[str, str],
+    resolved: dict[str, Any],
+    key: str,
+    wall: float,
+    video: Path | None = None,
+) -> Path:
     metrics = summarize(records, seeds, ctx.config.data.protocol, variants)
     text = any(m in variants for m in ("cer", "wer", "ver"))
     result = RunResult(
-        schema_version=SCHEMA_VERSION, run_id=run_id, kind=kind, protocol=ctx.config.data.protocol,  # type: ignore[arg-type]
+        schema_version=SCHEMA_VERSION,
+        run_id=run_id,
+        kind=kind,
+        protocol=ctx.config.data.protocol,  # type: ignore[arg-type]
         dataset=DatasetRef(id=ctx.eval.protocol.dataset, content_sha256=ctx.data_hash),
-        animator=AnimatorRef(name=name, spec=spec), guidance=guidance, seeds=seeds, metrics=metrics,
-        masks=ctx.mask_refs(), reader=ctx.reader_ref() if text else None, versions=package_versions(),
-        hardware=collect_hardware(), wall_time_s=wall, date=datetime.now(timezone.utc), cache_key=key,
+        animator=AnimatorRef(name=name, spec=spec),
+        guidance=guidance,
+        seeds=seeds,
+        metrics=metrics,
+        masks=ctx.mask_refs(),
+        reader=ctx.reader_ref() if text else None,
+        versions=package_versions(),
+        hardware=collect_hardware(),
+        wall_time_s=wall,
+        date=datetime.now(timezone.utc),
+        cache_key=key,
     )
     run_dir = ctx.out_dir() / run_id
     return write_run_dir(run_dir, result, records, resolved, collect_env(), video=video)
@@ -142,10 +183,19 @@ def _write(ctx: GridContext, run_id: str, kind: str, name: str, spec: dict[str, 
 def _bracket_rows(ctx: GridContext) -> list[Path]:
     out = []
     c = ctx.config
-    for kind, fn, vertex in (("ground truth", evaluate_ground_truth, False), ("template", evaluate_template, True)):
+    for kind, fn, vertex in (
+        ("ground truth", evaluate_ground_truth, False),
+        ("template", evaluate_template, True),
+    ):
         run_id = kind.replace(" ", "-")
-        resolved = {"benchmark": c.name, "row": kind, "data": c.data.model_dump(), "render": c.render.model_dump(),
-                    "reader": c.reader.model_dump(), "eval": c.eval.model_dump()}
+        resolved = {
+            "benchmark": c.name,
+            "row": kind,
+            "data": c.data.model_dump(),
+            "render": c.render.model_dump(),
+            "reader": c.reader.model_dump(),
+            "eval": c.eval.model_dump(),
+        }
         key = run_cache_key(resolved, ctx.data_hash, ctx.code)
         run_dir = ctx.out_dir() / run_id
         if _cached(run_dir, key):
@@ -155,8 +205,22 @@ def _bracket_rows(ctx: GridContext) -> list[Path]:
         t0 = time.perf_counter()
         records = fn(ctx.eval)
         variants = metric_variants(c, text=True, vertex=vertex)
-        out.append(_write(ctx, run_id, kind, kind, {}, GuidanceFlags(), [0], records, variants, resolved, key,
-                          time.perf_counter() - t0))
+        out.append(
+            _write(
+                ctx,
+                run_id,
+                kind,
+                kind,
+                {},
+                GuidanceFlags(),
+                [0],
+                records,
+                variants,
+                resolved,
+                key,
+                time.perf_counter() - t0,
+            )
+        )
         ctx.say(f"{run_id}: written")
     return out
 
@@ -169,21 +233,36 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
     from .training.data import to_animator_input
 
     sample = ctx.eval.samples[0]
-    inp = to_animator_input(sample, style=ctx.eval.styles[0][0] if not ctx.eval.own_style else None, device=ctx.device)
-    pred = trainer.model.predict(inp.audio, inp.template, inp.style, transcript=inp.transcript, words=inp.words)[0].cpu()
+    inp = to_animator_input(
+        sample, style=ctx.eval.styles[0][0] if not ctx.eval.own_style else None, device=ctx.device
+    )
+    pred = trainer.model.predict(
+        inp.audio, inp.template, inp.style, transcript=inp.transcript, words=inp.words
+    )[0].cpu()
     gt = torch.from_numpy(sample.vertices.copy())
     n = min(pred.shape[0], gt.shape[0])
     cfg = ctx.config.render
     import numpy as np
 
-    cam = camera_for(cfg.model_copy(update={"image_size": 160, "camera_scale": cfg.camera_scale * 160 / cfg.image_size}))
+    cam = camera_for(
+        cfg.model_copy(update={"image_size": 160, "camera_scale": cfg.camera_scale * 160 / cfg.image_size})
+    )
     path = ctx.work / "videos" / f"{trainer.run.run_id}.mp4"
     path.parent.mkdir(parents=True, exist_ok=True)
-    return render_video(pred[:n], torch.from_numpy(np.asarray(sample.faces)), path, fps=sample.fps, gt=gt[:n],
-                        audio=(sample.audio, 16000), camera=cam)
+    return render_video(
+        pred[:n],
+        torch.from_numpy(np.asarray(sample.faces)),
+        path,
+        fps=sample.fps,
+        gt=gt[:n],
+        audio=(sample.audio, 16000),
+        camera=cam,
+    )
 
 
-def run_cell(ctx: GridContext, spec: RunSpec, on_step: Callable[[int, dict[str, float]], None] | None = None) -> Path:
+def run_cell(
+    ctx: GridContext, spec: RunSpec, on_step: Callable[[int, dict[str, float]], None] | None = None
+) -> Path:
     """Train and evaluate one grid cell over all seeds; skipped when its cached result is current."""
     c = ctx.config
     resolved = spec.resolved()
@@ -197,7 +276,9 @@ def run_cell(ctx: GridContext, spec: RunSpec, on_step: Callable[[int, dict[str, 
     t0 = time.perf_counter()
     expert = ctx.expert if spec.uses_av else None
     for i, seed in enumerate(c.seeds):
-        trainer = AnimatorTrainer(spec, seed, ctx.train, ctx.faces, ctx.masks["lip"].indices, expert, ctx.device, ctx.dist)
+        trainer = AnimatorTrainer(
+            spec, seed, ctx.train, ctx.faces, ctx.masks["lip"].indices, expert, ctx.device, ctx.dist
+        )
         ckpt = ctx.work / "checkpoints" / f"{spec.run_id}-s{seed}-{key[:12]}.pt"
         logs = trainer.fit(ckpt, on_step=on_step, progress=ctx.progress)
         if logs:
@@ -208,19 +289,36 @@ def run_cell(ctx: GridContext, spec: RunSpec, on_step: Callable[[int, dict[str, 
         if i == 0 and c.sample_videos:
             try:
                 video = _sample_video(ctx, trainer)
-            except Exception as exc:  # noqa: BLE001 - a video is optional; say why it is missing
+            except Exception as exc:
                 ctx.say(f"{spec.run_id}: no sample video ({exc})")
     if ctx.dist.rank != 0:
         return run_dir
     guidance = GuidanceFlags(av=spec.uses_av, phonetic=spec.uses_phonetic)
-    path = _write(ctx, spec.run_id, "method", spec.animator.name, spec.animator.model_dump(), guidance, list(c.seeds),
-                  records, metric_variants(c), resolved, key, time.perf_counter() - t0, video)
+    path = _write(
+        ctx,
+        spec.run_id,
+        "method",
+        spec.animator.name,
+        spec.animator.model_dump(),
+        guidance,
+        list(c.seeds),
+        records,
+        metric_variants(c),
+        resolved,
+        key,
+        time.perf_counter() - t0,
+        video,
+    )
     ctx.say(f"{spec.run_id}: written ({time.perf_counter() - t0:.0f} s)")
     return path
 
 
-def run_grid(config: BenchConfig, results_root: Path | str, progress: bool | None = None,
-             say: Callable[[str], None] | None = None) -> list[Path]:
+def run_grid(
+    config: BenchConfig,
+    results_root: Path | str,
+    progress: bool | None = None,
+    say: Callable[[str], None] | None = None,
+) -> list[Path]:
     """Run the whole grid of ``config``; returns the run directories (bracketing rows first)."""
     ctx = prepare(config, results_root, progress, say)
     dirs = _bracket_rows(ctx) if ctx.dist.rank == 0 else []

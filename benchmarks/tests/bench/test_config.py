@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from talkbench.config import PRESETS, VARIANTS, ConfigError, apply_overrides, load_config
 
 
@@ -37,7 +36,8 @@ def test_paper_presets_use_the_official_weights(preset: str) -> None:
 def test_unknown_key_names_the_file_and_key(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(
-        "name: x\nanimators: [{name: F, registry: faceformer}]\ntraining: {steps: 3, stepz: 4}\n", encoding="utf-8"
+        "name: x\nanimators: [{name: F, registry: faceformer}]\ntraining: {steps: 3, stepz: 4}\n",
+        encoding="utf-8",
     )
     with pytest.raises(ConfigError) as err:
         load_config(bad)
@@ -56,8 +56,16 @@ def test_bad_value_is_rejected(tmp_path: Path) -> None:
 
 
 def test_overrides_are_parsed_as_yaml() -> None:
-    c = load_config("smoke", ["training.steps=7", "seeds=[3, 4, 5]", "guidance.expert_trainable=false",
-                              "guidance.lambda_av=2.5e-3", "variants=[baseline]"])
+    c = load_config(
+        "smoke",
+        [
+            "training.steps=7",
+            "seeds=[3, 4, 5]",
+            "guidance.expert_trainable=false",
+            "guidance.lambda_av=2.5e-3",
+            "variants=[baseline]",
+        ],
+    )
     assert c.training.steps == 7 and c.seeds == [3, 4, 5]
     assert c.guidance.expert_trainable is False and c.guidance.lambda_av == 0.0025
     assert [s.variant for s in c.run_specs()] == ["baseline"] * 3

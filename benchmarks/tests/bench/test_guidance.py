@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from facial_animator import AnimatorInput
 from lipread_expert import CharTokenizer, LipReader
-
 from talkbench.config import GuidanceConfig, RenderConfig, load_config
 from talkbench.datasets.synth import build_face
 from talkbench.guidance import AVGuidance
@@ -14,7 +13,7 @@ from talkbench.renders import input_spec_for
 from talkbench.training.animator import build_animator_for
 
 
-def _setup(seed: int = 0):  # noqa: ANN202
+def _setup(seed: int = 0):
     torch.manual_seed(seed)
     config = load_config("smoke")
     face = build_face()
@@ -26,12 +25,18 @@ def _setup(seed: int = 0):  # noqa: ANN202
     tok = CharTokenizer()
     render: RenderConfig = config.render
     expert = LipReader.from_preset("nano", "audiovisual", tok.vocab_size, input_spec=input_spec_for(render))
-    guidance = AVGuidance(expert, tok, torch.as_tensor(face.faces), face.region("lips"), render, GuidanceConfig())
+    guidance = AVGuidance(
+        expert, tok, torch.as_tensor(face.faces), face.region("lips"), render, GuidanceConfig()
+    )
     frames = 20
     template = torch.from_numpy(face.vertices.astype(np.float32))
     batch = AnimatorInput(
-        audio=torch.randn(1, frames * 16000 // 30) * 0.1, template=template[None], style=torch.tensor([0]),
-        target=template[None, None].repeat(1, frames, 1, 1), transcript=["BIN BLUE AT F TWO NOW"], fps=30.0,
+        audio=torch.randn(1, frames * 16000 // 30) * 0.1,
+        template=template[None],
+        style=torch.tensor([0]),
+        target=template[None, None].repeat(1, frames, 1, 1),
+        transcript=["BIN BLUE AT F TWO NOW"],
+        fps=30.0,
     )
     return model, guidance, batch
 
@@ -51,7 +56,11 @@ def test_av_term_alone_sends_gradient_into_the_animator() -> None:
     assert g[lips].sum() > 0
     # into the animator: output layer, decoder and audio encoder
     named = dict(model.named_parameters())
-    for name in ("vertice_map_r.weight", "transformer_decoder.layers.0.linear1.weight", "audio_feature_map.weight"):
+    for name in (
+        "vertice_map_r.weight",
+        "transformer_decoder.layers.0.linear1.weight",
+        "audio_feature_map.weight",
+    ):
         grad = named[name].grad
         assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0, name
 

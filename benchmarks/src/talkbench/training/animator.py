@@ -77,8 +77,14 @@ class AnimatorTrainer:
     """
 
     def __init__(
-        self, run: RunSpec, seed: int, train_samples: list[Sample], faces: np.ndarray | torch.Tensor,
-        lip_indices: np.ndarray, expert: TrainedReader | None = None, device: str | torch.device = "cpu",
+        self,
+        run: RunSpec,
+        seed: int,
+        train_samples: list[Sample],
+        faces: np.ndarray | torch.Tensor,
+        lip_indices: np.ndarray,
+        expert: TrainedReader | None = None,
+        device: str | torch.device = "cpu",
         dist: DistInfo | None = None,
     ) -> None:
         if not train_samples:
@@ -95,22 +101,34 @@ class AnimatorTrainer:
 
         num_styles = max(styles, len(get_protocol(self.config.data.protocol).train_subjects))
         seed_everything(seed)
-        self.model = build_animator_for(run.animator, first.template.shape[0], num_styles, first.fps).to(self.device)
+        self.model = build_animator_for(run.animator, first.template.shape[0], num_styles, first.fps).to(
+            self.device
+        )
         self.module = wrap_model(self.model, self.dist)
-        self.lip_indices = torch.as_tensor(np.asarray(lip_indices), dtype=torch.long, device=self.device)
+        self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long, device=self.device)
         g = self.config.guidance
-        self.phonetic = PhoneticContextAwareLoss(g.phonetic_window, temperature=g.phonetic_temperature) if run.uses_phonetic else None
+        self.phonetic = (
+            PhoneticContextAwareLoss(g.phonetic_window, temperature=g.phonetic_temperature)
+            if run.uses_phonetic
+            else None
+        )
         self.guidance: AVGuidance | None = None
-        params = [{"params": [p for p in self.model.parameters() if p.requires_grad], "lr": self.config.training.lr}]
+        params = [
+            {"params": [p for p in self.model.parameters() if p.requires_grad], "lr": self.config.training.lr}
+        ]
         if run.uses_av:
             if expert is None:
                 raise ValueError(f"run {run.run_id}: the {run.variant!r} variant needs the stage-1 expert")
             model = copy.deepcopy(expert.model).to(self.device)
             model.train(g.expert_trainable)
             model.requires_grad_(g.expert_trainable)
-            self.guidance = AVGuidance(model, expert.tokenizer, torch.as_tensor(faces), lip_indices, self.config.render, g)
+            self.guidance = AVGuidance(
+                model, expert.tokenizer, torch.as_tensor(faces), lip_indices, self.config.render, g
+            )
             if g.expert_trainable:
-                params.append({"params": list(model.parameters()), "lr": g.expert_lr or self.config.training.lr})
+                params.append(
+                    {"params": list(model.parameters()), "lr": g.expert_lr or self.config.training.lr}
+                )
         self.optimizer = torch.optim.Adam(params)
         self.step_index = 0
         self.vq_done = run.animator.registry != "codetalker"
@@ -126,11 +144,15 @@ class AnimatorTrainer:
         max_frames = self.config.training.max_frames
         start = 0
         if max_frames is not None and sample.num_frames > max_frames:
-            start = int(np.random.default_rng([self.seed, 8, k]).integers(0, sample.num_frames - max_frames + 1))
+            start = int(
+                np.random.default_rng([self.seed, 8, k]).integers(0, sample.num_frames - max_frames + 1)
+            )
         return to_animator_input(sample, max_frames=max_frames, start=start, device=self.device)
 
     # ------------------------------------------------------------------ one step
-    def losses(self, batch: AnimatorInput, use_av: bool | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    def losses(
+        self, batch: AnimatorInput, use_av: bool | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Total loss of ``batch`` and its logged parts (no optimizer step)."""
         g = self.config.guidance
         out = self.module(batch)
@@ -153,12 +175,38 @@ class AnimatorTrainer:
             rlv = lip_vertex_mse(pred, target, self.lip_indices)
             terms.append(g.lambda_rlv * rlv)
             logs["rlv"] = float(rlv.detach())
-            av = self.guidance(pred, float(batch.fps or self.model.fps), batch.audio, list(batch.transcript or [""]))
+            clip_pred, clip_audio, clip_text = self._av_clip(pred, batch)
+            av = self.guidance(clip_pred, float(batch.fps or self.model.fps), clip_audio, clip_text)
             terms.append(g.lambda_av * av.loss)
             logs.update(av=float(av.loss.detach()), av_ctc=av.ctc, av_att=av.att, av_acc=av.accuracy)
         total = torch.stack(terms).sum()
         logs["loss"] = float(total.detach())
         return total, logs
+
+    def _av_clip(
+        self, pred: torch.Tensor, batch: AnimatorInput
+    ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """The part of the prediction the expert reads: the whole sequence, or a clip of
+        ``guidance.av_clip_frames`` frames (start drawn from (seed, step)) with its audio and words."""
+        from .data import window_transcript
+
+        clip = self.config.guidance.av_clip_frames
+        texts = list(batch.transcript or [""])
+        t = pred.shape[1]
+        if clip is None or t <= clip or batch.words is None:
+            return pred, batch.audio, texts
+        fps = float(batch.fps or self.model.fps)
+        start = int(np.random.default_rng([self.seed, 9, self.step_index]).integers(0, t - clip + 1))
+        spf = 16000.0 / fps
+        a0, a1 = int(round(start * spf)), int(round((start + clip) * spf))
+        audio = batch.audio[:, a0:a1]
+        if audio.shape[1] < a1 - a0:
+            audio = torch.nn.functional.pad(audio, (0, a1 - a0 - audio.shape[1]))
+        clip_texts = [window_transcript(w, start / fps, (start + clip) / fps) for w in batch.words]
+        if not all(clip_texts):  # a clip without a whole word: read the whole sequence instead
+            return pred, batch.audio, texts
+        texts = clip_texts
+        return pred[:, start : start + clip], audio, texts
 
     def step(self, batch: AnimatorInput, use_av: bool | None = None) -> dict[str, float]:
         """One optimisation step on ``batch``; returns the logged loss terms."""
@@ -176,6 +224,30 @@ class AnimatorTrainer:
             logs["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, clip))
         self.optimizer.step()
         return logs
+
+    def gradient_norms(self, batch: AnimatorInput) -> dict[str, float]:
+        """L2 norms of the gradients of ``Lrec`` and of ``L_av`` (unweighted) w.r.t. the animator's
+        parameters, each back-propagated alone: the measurement behind the synthetic presets' λav
+        (``λav ≈ ‖∇Lrec‖ / ‖∇L_av‖`` makes the two terms pull with comparable strength)."""
+        if self.guidance is None:
+            raise ValueError("gradient_norms needs an AV variant (the expert)")
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.module.train()
+        out = self.module(batch)
+        rec = self.phonetic(out.vertices, out.target) if self.phonetic is not None else out.losses["mse"]
+        clip_pred, clip_audio, clip_text = self._av_clip(out.vertices, batch)
+        av = self.guidance(clip_pred, float(batch.fps or self.model.fps), clip_audio, clip_text).loss
+
+        def norm(loss: torch.Tensor) -> float:
+            grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+            return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
+
+        return {
+            "rec": norm(rec),
+            "av": norm(av),
+            "rec_value": float(rec.detach()),
+            "av_value": float(av.detach()),
+        }
 
     # ------------------------------------------------------------------ CodeTalker stage 1
     def train_vq(self, progress: bool = False) -> list[float]:
@@ -235,7 +307,9 @@ class AnimatorTrainer:
 
     # ------------------------------------------------------------------ the loop
     def fit(
-        self, checkpoint: str | Path | None = None, on_step: Callable[[int, dict[str, float]], None] | None = None,
+        self,
+        checkpoint: str | Path | None = None,
+        on_step: Callable[[int, dict[str, float]], None] | None = None,
         progress: bool = False,
     ) -> list[dict[str, float]]:
         """Train to ``training.steps``, resuming from ``checkpoint`` when it exists and saving it
@@ -252,7 +326,12 @@ class AnimatorTrainer:
                 self.save(checkpoint)
         logs = []
         every = self.config.guidance.av_every
-        bar = tqdm(total=cfg.steps, initial=self.step_index, desc=f"{self.run.run_id} s{self.seed}", disable=not progress)
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step_index,
+            desc=f"{self.run.run_id} s{self.seed}",
+            disable=not progress,
+        )
         while self.step_index < cfg.steps:
             step = self.step_index
             log = self.step(self.batch_for_step(step), use_av=self.guidance is not None and step % every == 0)
@@ -261,7 +340,11 @@ class AnimatorTrainer:
             bar.update(1)
             if step % 25 == 0:
                 bar.set_postfix(loss=f"{log['loss']:.3g}")
-            if checkpoint is not None and main and (self.step_index % cfg.checkpoint_every == 0 or self.step_index == cfg.steps):
+            if (
+                checkpoint is not None
+                and main
+                and (self.step_index % cfg.checkpoint_every == 0 or self.step_index == cfg.steps)
+            ):
                 self.save(checkpoint)
             if on_step is not None:
                 on_step(self.step_index, log)

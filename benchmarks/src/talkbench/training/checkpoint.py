@@ -52,12 +52,14 @@ def save_training_state(path: str | os.PathLike[str], state: dict[str, Any]) -> 
     return path
 
 
-def load_training_state(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_training_state(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """Read a checkpoint written by :func:`save_training_state` (``weights_only=True``)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - re-raised with the file name
+    except Exception as exc:
         raise ValueError(f"{path}: not a readable training checkpoint ({exc})") from exc

@@ -23,10 +23,16 @@ __all__ = [
     "load_masks",
     "load_split",
     "to_animator_input",
+    "window_transcript",
 ]
 
 
 _SILENCE = ("sil", "sp", "<sil>", "")
+
+
+def window_transcript(words: list[tuple[str, float, float]], t0: float, t1: float) -> str:
+    """The transcript of the window ``[t0, t1)`` s: the words whose midpoint lies inside it."""
+    return " ".join(w for w, s0, e0 in words if t0 <= 0.5 * (s0 + e0) < t1 and w.lower() not in _SILENCE)
 
 
 def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
@@ -40,14 +46,24 @@ def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
             )
         return root
     if not config.data.generate:
-        raise FileNotFoundError(f"{root}: no corpus.json and data.generate is false; run `talkbench data synth {root}`")
-    from ..datasets.synth.corpus import generate_corpus
+        raise FileNotFoundError(
+            f"{root}: no corpus.json and data.generate is false; run `talkbench data synth {root}`"
+        )
+    from ..datasets.synth.corpus import SIZES, CorpusSize, generate_corpus
 
-    generate_corpus(root, seed=config.data.corpus_seed, size=config.data.corpus_size, progress=progress)
+    d = config.data
+    size: str | CorpusSize = d.corpus_size
+    if d.corpus_sentences is not None or d.corpus_pool is not None:
+        base = SIZES[d.corpus_size]
+        size = CorpusSize(
+            d.corpus_sentences or base.sentences_per_speaker,
+            base.pool_per_speaker if d.corpus_pool is None else d.corpus_pool,
+        )
+    generate_corpus(root, seed=d.corpus_seed, size=size, progress=progress)
     return root
 
 
-def _dataset(config: BenchConfig, split: str):  # noqa: ANN202 - ProcessedDataset
+def _dataset(config: BenchConfig, split: str):
     root = Path(config.data.root)
     proto = config.data.protocol
     if proto == "synth":
@@ -58,7 +74,9 @@ def _dataset(config: BenchConfig, split: str):  # noqa: ANN202 - ProcessedDatase
 
 
 @lru_cache(maxsize=16)
-def _load_split_cached(root: str, protocol: str, split: str, key: str, limit: int | None) -> tuple[Sample, ...]:
+def _load_split_cached(
+    root: str, protocol: str, split: str, key: str, limit: int | None
+) -> tuple[Sample, ...]:
     del key  # part of the cache key only
     from ..config import BenchConfig as _BC  # noqa: F401 - keeps the signature hashable
 
@@ -114,7 +132,10 @@ def load_masks(config: BenchConfig) -> dict[str, Any]:
 
 
 def to_animator_input(
-    sample: Sample, style: int | None = None, max_frames: int | None = None, start: int = 0,
+    sample: Sample,
+    style: int | None = None,
+    max_frames: int | None = None,
+    start: int = 0,
     device: torch.device | str = "cpu",
 ) -> AnimatorInput:
     """One-item :class:`AnimatorInput` of ``sample`` (target, transcript and alignments included).
@@ -134,14 +155,17 @@ def to_animator_input(
         audio = audio[a0:a1]
         t0, t1 = start / sample.fps, (start + max_frames) / sample.fps
 
-        def shift(segs):  # noqa: ANN001, ANN202
+        def shift(segs):
             if segs is None:
                 return None
             return [(lab, max(s, t0) - t0, min(e, t1) - t0) for lab, s, e in segs if e > t0 and s < t1]
 
         if words is not None:
-            # the transcript of a window: the words whose midpoint lies inside it
-            transcript = " ".join(w for w, s0, e0 in words if t0 <= 0.5 * (s0 + e0) < t1 and w.lower() not in _SILENCE)
+            transcript = window_transcript(words, t0, t1)
+            # the word timings of the window: the same words as the transcript (silences kept)
+            words = [
+                w for w in words if w[0].lower() in _SILENCE or t0 <= 0.5 * (w[1] + w[2]) < t1
+            ]
         words, phones = shift(words), shift(phones)
     s = sample.speaker_index if style is None else style
     if s < 0:
@@ -158,7 +182,9 @@ def to_animator_input(
     )
 
 
-def benchmark_batch(preset: str = "default", index: int = 0, overrides: tuple[str, ...] = ()) -> AnimatorInput:
+def benchmark_batch(
+    preset: str = "default", index: int = 0, overrides: tuple[str, ...] = ()
+) -> AnimatorInput:
     """A ready training batch (one sequence of the training split) of a preset, for benchmarks.
 
     Generates the preset's corpus when missing (``data.root``; override it to use a scratch folder).

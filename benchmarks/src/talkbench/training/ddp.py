@@ -65,5 +65,7 @@ def wrap_model(model: nn.Module, info: DistInfo) -> nn.Module:
     if not info.enabled:
         return model
     if torch.cuda.is_available():
-        return nn.parallel.DistributedDataParallel(model, device_ids=[info.local_rank], find_unused_parameters=True)
+        return nn.parallel.DistributedDataParallel(
+            model, device_ids=[info.local_rank], find_unused_parameters=True
+        )
     return nn.parallel.DistributedDataParallel(model, find_unused_parameters=True)

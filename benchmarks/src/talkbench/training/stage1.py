@@ -30,7 +30,14 @@ from ..renders import input_spec_for, render_samples
 from ..seeding import seed_everything
 from .data import dataset_hash, load_masks, load_split
 
-__all__ = ["TrainedReader", "file_sha256", "make_tokenizer", "pad_reader_batch", "train_expert", "train_eval_reader"]
+__all__ = [
+    "TrainedReader",
+    "file_sha256",
+    "make_tokenizer",
+    "pad_reader_batch",
+    "train_eval_reader",
+    "train_expert",
+]
 
 
 @dataclass
@@ -46,7 +53,9 @@ def make_tokenizer(cfg: ExpertConfig | ReaderConfig | None = None) -> Any:
     if cfg is None or cfg.tokenizer == "char":
         return CharTokenizer()
     if not cfg.sentencepiece_model or not cfg.sentencepiece_units:
-        raise ValueError("tokenizer 'sentencepiece' needs sentencepiece_model and sentencepiece_units (unigram5000 files)")
+        raise ValueError(
+            "tokenizer 'sentencepiece' needs sentencepiece_model and sentencepiece_units (unigram5000 files)"
+        )
     from lipread_expert import SentencePieceTokenizer
 
     return SentencePieceTokenizer(cfg.sentencepiece_model, cfg.sentencepiece_units)
@@ -61,7 +70,10 @@ def file_sha256(path: Path) -> str:
 
 
 def pad_reader_batch(
-    videos: list[torch.Tensor], texts: list[str], tokenizer: CharTokenizer, audios: list[torch.Tensor] | None = None,
+    videos: list[torch.Tensor],
+    texts: list[str],
+    tokenizer: CharTokenizer,
+    audios: list[torch.Tensor] | None = None,
     samples_per_frame: int = 640,
 ) -> Batch:
     """Zero-pad videos ``(T, 1, S, S)`` (and audio cut/padded to ``samples_per_frame`` per frame)."""
@@ -84,13 +96,25 @@ def pad_reader_batch(
 
 
 def _key(kind: str, cfg: ExpertConfig | ReaderConfig, config: BenchConfig) -> str:
-    payload = {"kind": kind, "cfg": cfg.model_dump(), "render": config.render.model_dump(), "data": dataset_hash(config), "v": 1}
+    payload = {
+        "kind": kind,
+        "cfg": cfg.model_dump(),
+        "render": config.render.model_dump(),
+        "data": dataset_hash(config),
+        "v": 1,
+    }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _train(
-    kind: str, cfg: ExpertConfig | ReaderConfig, modality: str, samples: list[Sample], config: BenchConfig,
-    work: Path, progress: bool, log: Callable[[str], None],
+    kind: str,
+    cfg: ExpertConfig | ReaderConfig,
+    modality: str,
+    samples: list[Sample],
+    config: BenchConfig,
+    work: Path,
+    progress: bool,
+    log: Callable[[str], None],
 ) -> TrainedReader:
     tok = make_tokenizer(cfg)
     path = work / f"{kind}-{_key(kind, cfg, config)}.pt"
@@ -99,11 +123,15 @@ def _train(
         log(f"{kind}: reusing {path}")
         return TrainedReader(model, tok, path, file_sha256(path))
     lips = load_masks(config)["lip"].indices
-    videos = render_samples(samples, lips, config.render, work / "renders", dataset_hash(config), kind, progress)
+    videos = render_samples(
+        samples, lips, config.render, work / "renders", dataset_hash(config), kind, progress
+    )
     texts = [s.transcript or "" for s in samples]
     audios = [torch.from_numpy(s.audio.copy()) for s in samples] if modality != "video" else None
     seed_everything(cfg.seed)
-    model = LipReader.from_preset(cfg.preset, modality, tok.vocab_size, input_spec=input_spec_for(config.render), **cfg.overrides)
+    model = LipReader.from_preset(
+        cfg.preset, modality, tok.vocab_size, input_spec=input_spec_for(config.render), **cfg.overrides
+    )
     if cfg.checkpoint:
         from lipread_expert import load_official_checkpoint
 
@@ -114,8 +142,11 @@ def _train(
     def batch(step: int) -> Batch:
         idx = torch.randint(0, n, (cfg.batch_size,), generator=gen).tolist()
         return pad_reader_batch(
-            [videos[i] for i in idx], [texts[i] for i in idx], tok,
-            [audios[i] for i in idx] if audios is not None else None, model.input_spec.samples_per_frame,
+            [videos[i] for i in idx],
+            [texts[i] for i in idx],
+            tok,
+            [audios[i] for i in idx] if audios is not None else None,
+            model.input_spec.samples_per_frame,
         )
 
     from tqdm import tqdm
@@ -133,12 +164,16 @@ def _train(
     bar.close()
     model.eval()
     save_checkpoint(path, model, step=cfg.steps, token_list=tok.token_list)
-    log(f"{kind}: trained {cfg.steps} steps on {n} utterances, final loss {last.get('loss', float('nan')):.3f}, "
-        f"accuracy {last.get('accuracy', float('nan')):.3f}")
+    log(
+        f"{kind}: trained {cfg.steps} steps on {n} utterances, final loss {last.get('loss', float('nan')):.3f}, "
+        f"accuracy {last.get('accuracy', float('nan')):.3f}"
+    )
     return TrainedReader(model, tok, path, file_sha256(path))
 
 
-def train_expert(config: BenchConfig, work: Path, progress: bool = False, log: Callable[[str], None] = print) -> TrainedReader:
+def train_expert(
+    config: BenchConfig, work: Path, progress: bool = False, log: Callable[[str], None] = print
+) -> TrainedReader:
     """Stage 1 of AV guidance: the expert on GT renders of ``config.expert.source`` (+ audio)."""
     cfg = config.expert
     samples: list[Sample] = []
@@ -149,7 +184,9 @@ def train_expert(config: BenchConfig, work: Path, progress: bool = False, log: C
     return _train("expert", cfg, cfg.modality, samples, config, work, progress, log)
 
 
-def train_eval_reader(config: BenchConfig, work: Path, progress: bool = False, log: Callable[[str], None] = print) -> TrainedReader:
+def train_eval_reader(
+    config: BenchConfig, work: Path, progress: bool = False, log: Callable[[str], None] = print
+) -> TrainedReader:
     """The independent video-only evaluation reader, on GT renders of the training split; frozen."""
     cfg = config.reader
     samples = load_split(config, "train", limit=cfg.max_utterances)
