@@ -86,3 +86,27 @@ def test_refresh_refuses_bad_sources_and_leaves_the_baseline(tmp_path, write_set
     assert out.exit_code == 2 and "unknown schema_version" in out.output
     assert (baseline / "synth" / "ff" / "result.json").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def test_smoke_command_runs_fresh_then_compares(tmp_path, write_set, metric, result, monkeypatch) -> None:
+    import talkbench.run
+    from talkbench.results import write_result
+
+    baseline = write_set("base", [result("ff", {"lve": metric(BASE_LVE, "lve")})])
+    seen = {}
+
+    def fake_run_grid(config, out):  # the engine is tested elsewhere; here: what the command hands it
+        seen["root"], seen["work"] = config.data.root, config.work_dir
+        r = result("ff", {"lve": metric([1.5e-5] * 3, "lve")})
+        write_result(out / "synth" / "ff" / "result.json", r)
+        return [out / "synth" / "ff"]
+
+    monkeypatch.setattr(talkbench.run, "run_grid", fake_run_grid)
+    out = runner.invoke(regress_app, ["smoke", "--out", str(tmp_path / "o"), "--baseline", str(baseline)])
+    assert out.exit_code == 1, out.output
+    assert "REGRESSED" in out.output
+    assert "talkbench-smoke-" in seen["root"] and "talkbench-smoke-" in seen["work"]
+    args = ["smoke", "--out", str(tmp_path / "c"), "--baseline", str(baseline), "--cached", "--k", "9"]
+    cached = runner.invoke(regress_app, args)  # k = 9: tol 9e-6 covers the +4e-6 change
+    assert cached.exit_code == 0, cached.output
+    assert seen["root"] == "data/synth-smoke"

@@ -148,15 +148,32 @@ def smoke(
     fail_on_improvement: _IMPROVE = False,
     markdown: _MD = False,
     only_failures: _ONLY = False,
+    fresh: Annotated[
+        bool,
+        typer.Option(
+            "--fresh/--cached",
+            help="generate the corpus and train the stage-1 readers in a temporary folder (as the CI test "
+            "does) instead of reusing the preset's data.root and work_dir",
+        ),
+    ] = True,
 ) -> None:
     """Run the smoke preset into OUT, then compare it with the baseline (what CI does)."""
-    from ..config import load_config
+    import tempfile
+
+    from ..config import ConfigError, load_config
     from ..run import run_grid
 
     rule = _rule(k, rel, abs_floor or [], two_sided, fail_on_improvement)
     if not baseline.is_dir():
         _input_error(f"baseline folder {baseline} does not exist; create it with 'talkbench regress refresh'")
-    run_grid(load_config(preset), out)
+    with tempfile.TemporaryDirectory(prefix="talkbench-smoke-") as scratch:
+        tmp = Path(scratch)
+        overrides = [f"data.root={tmp / 'corpus'}", f"work_dir={tmp / 'work'}"] if fresh else []
+        try:
+            config = load_config(preset, overrides)
+        except ConfigError as exc:
+            _input_error(str(exc))
+        run_grid(config, out)
     try:
         report = compare_dirs(out, baseline, rule)
     except (RegressionInputError, ResultFileError) as exc:
