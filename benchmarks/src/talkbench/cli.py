@@ -1,8 +1,9 @@
 """Command line: ``talkbench <group> <command>``.
 
-Groups are Typer sub-applications registered on :data:`app`; this module holds the ``data`` group
-(``synth``, ``convert-vocaset``, ``align``, ``info``, ``probe``). Other groups (train, eval, run,
-render, leaderboard) register themselves the same way with ``app.add_typer``.
+Commands: ``run`` (the whole grid → results → leaderboard site), ``train`` (one grid cell, one
+seed), ``eval`` (evaluate one grid cell from its checkpoints), ``render`` (side-by-side sample
+video), ``leaderboard build`` and the ``data`` group (``synth``, ``convert-vocaset``, ``align``,
+``info``, ``probe``). Configs: a preset name or YAML path plus ``key=value`` overrides.
 """
 
 from __future__ import annotations
@@ -25,6 +26,15 @@ data_app = typer.Typer(
     help="Prepare and inspect datasets (VOCASET, BIWI, the synthetic corpus).", no_args_is_help=True
 )
 app.add_typer(data_app, name="data")
+
+
+def _leaderboard_app() -> typer.Typer:
+    from .leaderboard.cli import app as leaderboard_app
+
+    return leaderboard_app
+
+
+app.add_typer(_leaderboard_app(), name="leaderboard")
 
 _PROTOCOLS = ("vocaset", "biwi-test-a", "biwi-test-b", "synth")
 
@@ -206,6 +216,11 @@ def data_probe(
     if align_limit:
         result["alignment"] = alignment_agreement(root, "test", limit=align_limit)
     typer.echo(json.dumps(result, indent=1))
+
+
+from .cli_bench import register as _register_bench  # noqa: E402
+
+_register_bench(app, _fail)
 
 
 def main() -> None:

@@ -1,0 +1,347 @@
+"""Benchmark configuration: pydantic models, YAML presets and ``key=value`` overrides.
+
+A config is one YAML file (``benchmarks/configs/<preset>.yaml``, or any path). Every key is validated
+on load; an unknown key or a bad value raises :class:`ConfigError` naming the file and the key.
+Overrides use dotted keys with YAML values: ``training.steps=50``, ``seeds=[0,1,2]``,
+``guidance.expert_trainable=false``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+__all__ = [
+    "CONFIG_DIR",
+    "PRESETS",
+    "VARIANTS",
+    "AnimatorSpec",
+    "BenchConfig",
+    "ConfigError",
+    "DataConfig",
+    "EvalConfig",
+    "ExpertConfig",
+    "GuidanceConfig",
+    "ReaderConfig",
+    "RenderConfig",
+    "RunSpec",
+    "TrainConfig",
+    "apply_overrides",
+    "load_config",
+    "resolve_preset_path",
+]
+
+#: folder of the shipped presets (``benchmarks/configs`` of the source tree)
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+PRESETS: tuple[str, ...] = ("smoke", "default", "paper-vocaset", "paper-biwi")
+#: guidance variants of the grid: baseline, +AV guidance, +phonetic context-aware loss, +both
+VARIANTS: tuple[str, ...] = ("baseline", "av", "phonetic", "both")
+Variant = Literal["baseline", "av", "phonetic", "both"]
+
+
+class ConfigError(ValueError):
+    """A config file or override that fails validation; the message names the file and the key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataConfig(_Strict):
+    """Where the data lives. ``protocol`` is a ``facial_metrics`` protocol id."""
+
+    protocol: Literal["synth", "vocaset", "biwi-test-a", "biwi-test-b"] = "synth"
+    root: str = "data/synth-default"
+    #: synthetic corpus only: generate it under ``root`` when missing
+    generate: bool = True
+    corpus_size: Literal["tiny", "smoke", "default"] = "default"
+    corpus_seed: int = 0
+    #: override the size's sentences per speaker / pool utterances per pool speaker
+    corpus_sentences: int | None = Field(default=None, ge=1)
+    corpus_pool: int | None = Field(default=None, ge=0)
+    #: train on at most this many sequences of the training split (``None``: all)
+    max_train_sequences: int | None = Field(default=None, ge=1)
+
+
+class RenderConfig(_Strict):
+    """Mouth renders for the lip readers (orthographic camera, mouth window around the lips)."""
+
+    camera_scale: float = Field(default=8.0, gt=0)
+    image_size: int = Field(default=224, ge=16)
+    crop_size: int = Field(default=96, ge=8)
+    out_size: int = Field(default=88, ge=8)
+    mean: float = 0.421
+    std: float = Field(default=0.165, gt=0)
+    blur_pixels: float = Field(default=1.0, ge=0)
+    faces_per_pixel: int = Field(default=4, ge=1)
+    reader_fps: float = Field(default=25.0, gt=0)
+
+
+class ExpertConfig(_Strict):
+    """Stage 1: the audio-visual lip-reading expert trained on renders of ground-truth meshes."""
+
+    preset: str = "tiny"
+    modality: Literal["audiovisual", "video", "audio"] = "audiovisual"
+    #: ``char`` (CharTokenizer, synthetic corpus) or ``sentencepiece`` (official unigram-5000 files)
+    tokenizer: Literal["char", "sentencepiece"] = "char"
+    sentencepiece_model: str | None = None
+    sentencepiece_units: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    #: train on the lip-reader pool (synthetic corpus) or on the training split
+    source: Literal["pool", "train", "pool+train"] = "pool"
+    steps: int = Field(default=600, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    lr: float = Field(default=2e-3, gt=0)
+    max_utterances: int | None = Field(default=None, ge=1)
+    #: official checkpoint to start from (paper presets); ``None``: random init
+    checkpoint: str | None = None
+    seed: int = 0
+
+
+class ReaderConfig(_Strict):
+    """The independent video-only evaluation reader (trained on GT renders of the training split, frozen)."""
+
+    preset: str = "tiny"
+    #: ``char`` (CharTokenizer, synthetic corpus) or ``sentencepiece`` (official unigram-5000 files)
+    tokenizer: Literal["char", "sentencepiece"] = "char"
+    sentencepiece_model: str | None = None
+    sentencepiece_units: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    steps: int = Field(default=600, ge=1)
+    batch_size: int = Field(default=8, ge=1)
+    lr: float = Field(default=2e-3, gt=0)
+    max_utterances: int | None = Field(default=None, ge=1)
+    decode: Literal["greedy", "beam"] = "greedy"
+    beam_size: int = Field(default=10, ge=1)
+    checkpoint: str | None = None
+    seed: int = 1
+
+
+class GuidanceConfig(_Strict):
+    """``L = λmse·Lmse + λav·(λctc·Lctc + λce·Lce) + λrlv·Lrlv`` and the phonetic context-aware loss."""
+
+    lambda_mse: float = Field(default=1.0, ge=0)
+    lambda_av: float = Field(default=1e-7, ge=0)
+    lambda_ctc: float = Field(default=0.1, ge=0)
+    lambda_ce: float = Field(default=0.9, ge=0)
+    lambda_rlv: float = Field(default=1.0, ge=0)
+    #: the expert keeps training in stage 2 (as the paper's code: same Adam as the animator)
+    expert_trainable: bool = True
+    expert_lr: float | None = Field(default=None, gt=0)
+    #: apply the AV term on every n-th step (1: every step, as the paper)
+    av_every: int = Field(default=1, ge=1)
+    #: render and read only a random clip of this many motion frames of the prediction (with the
+    #: words whose midpoint lies in it as transcript); ``None``: the whole sequence, as the paper
+    av_clip_frames: int | None = Field(default=None, ge=8)
+    #: phonetic context-aware loss: window (odd), softmax temperature, weight form
+    phonetic_window: int = Field(default=5, ge=1)
+    phonetic_temperature: float = Field(default=1.0, gt=0)
+    phonetic_form: Literal["motion", "alignment"] = "motion"
+
+    @field_validator("phonetic_window")
+    @classmethod
+    def _odd(cls, v: int) -> int:
+        if v % 2 == 0:
+            raise ValueError(f"phonetic_window must be odd, got {v}")
+        return v
+
+
+class TrainConfig(_Strict):
+    """Stage 2: animator training (batch size 1, as the official baselines)."""
+
+    steps: int = Field(default=400, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    grad_clip: float | None = Field(default=None, gt=0)
+    checkpoint_every: int = Field(default=100, ge=1)
+    #: CodeTalker stage 1 (motion VQ-autoencoder) steps and lr
+    vq_steps: int = Field(default=300, ge=0)
+    vq_lr: float = Field(default=2e-3, gt=0)
+    #: crop training sequences to at most this many frames (``None``: whole sequences)
+    max_frames: int | None = Field(default=None, ge=8)
+
+
+class EvalConfig(_Strict):
+    """Evaluation on the protocol's test split under its test condition."""
+
+    max_sentences_per_speaker: int | None = Field(default=None, ge=1)
+    #: ``all_train_styles`` protocols: condition on the first n training styles only (``None``: all,
+    #: the protocol's definition; smaller values are a budget shortcut and are recorded in the config)
+    max_styles: int | None = Field(default=None, ge=1)
+    lve_variant: str = "max_sq"
+    fdd_variant: str = "codetalker"
+    ver_variant: str = "spectre:espeak:utterance"
+    text_aggregate: Literal["utterance", "corpus"] = "utterance"
+
+
+class AnimatorSpec(_Strict):
+    """One animator of the grid: display name, registry name and constructor arguments."""
+
+    name: str
+    registry: Literal["faceformer", "codetalker", "joint_audio_text"]
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    #: CodeTalker: stage-1 VQ-autoencoder config (``facial_animator.codetalker.VQConfig`` fields)
+    vq: dict[str, Any] | None = None
+
+
+class BenchConfig(_Strict):
+    """A whole benchmark: data, the grid (animators × variants × seeds), stages and evaluation."""
+
+    name: str
+    description: str = ""
+    data: DataConfig = DataConfig()
+    animators: list[AnimatorSpec] = Field(min_length=1)
+    variants: list[Variant] = Field(default_factory=lambda: list(VARIANTS), min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0], min_length=1)
+    render: RenderConfig = RenderConfig()
+    expert: ExpertConfig = ExpertConfig()
+    reader: ReaderConfig = ReaderConfig()
+    guidance: GuidanceConfig = GuidanceConfig()
+    training: TrainConfig = TrainConfig()
+    eval: EvalConfig = EvalConfig()
+    device: str = "auto"
+    torch_threads: int | None = Field(default=None, ge=1)
+    #: render one side-by-side sample video per method
+    sample_videos: bool = True
+    work_dir: str = "data/work"
+
+    @field_validator("seeds")
+    @classmethod
+    def _unique(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError(f"seeds must be unique, got {v}")
+        return v
+
+    def run_specs(self) -> list[RunSpec]:
+        """One :class:`RunSpec` per (animator, variant); seeds stay inside a run (mean ± std).
+
+        Ordered variant-major (every animator's baseline first, then +AV, ...), so a grid stopped
+        part-way has comparable rows for every animator."""
+        return [RunSpec(config=self, animator=a, variant=v) for v in self.variants for a in self.animators]
+
+
+class RunSpec(BaseModel):
+    """One cell of the grid: an animator trained with one guidance variant (over all seeds)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    config: BenchConfig
+    animator: AnimatorSpec
+    variant: Variant
+
+    @property
+    def uses_av(self) -> bool:
+        return self.variant in ("av", "both")
+
+    @property
+    def uses_phonetic(self) -> bool:
+        return self.variant in ("phonetic", "both")
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.animator.name.lower().replace(' ', '-')}-{self.variant}"
+
+    def resolved(self) -> dict[str, Any]:
+        """The resolved config of this run (JSON-compatible): what the cache key hashes."""
+        c = self.config
+        return {
+            "benchmark": c.name,
+            "data": c.data.model_dump(),
+            "animator": self.animator.model_dump(),
+            "variant": self.variant,
+            "seeds": list(c.seeds),
+            "render": c.render.model_dump(),
+            "expert": c.expert.model_dump() if self.uses_av else None,
+            "reader": c.reader.model_dump(),
+            "guidance": c.guidance.model_dump(),
+            "training": c.training.model_dump(),
+            "eval": c.eval.model_dump(),
+        }
+
+
+def resolve_preset_path(preset_or_path: str | os.PathLike[str]) -> Path:
+    """A preset name (``smoke``, ``default``, ...) or a path to a YAML file."""
+    text = str(preset_or_path)
+    if text in PRESETS or (not text.endswith((".yaml", ".yml")) and (CONFIG_DIR / f"{text}.yaml").is_file()):
+        return CONFIG_DIR / f"{text}.yaml"
+    path = Path(text)
+    if not path.is_file():
+        raise ConfigError(
+            f"{path}: config file not found; use a preset ({', '.join(PRESETS)}) or a YAML path"
+        )
+    return path
+
+
+def _parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r}: expected key=value (e.g. training.steps=50)")
+    key, _, raw = item.partition("=")
+    key = key.strip()
+    if not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"override {item!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"override {item!r}: value is not valid YAML ({exc})") from None
+    return key.split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
+    """Copy of ``data`` with each ``a.b.c=value`` override set (values parsed as YAML)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for item in overrides:
+        path, value = _parse_override(item)
+        node = out
+        for part in path[:-1]:
+            if part.isdigit() and isinstance(node, list):
+                node = node[int(part)]
+                continue
+            nxt = node.get(part) if isinstance(node, dict) else None
+            if nxt is None:
+                nxt = {}
+                node[part] = nxt
+            if not isinstance(nxt, (dict, list)):
+                raise ConfigError(f"override {item!r}: {part!r} is a value, not a section")
+            node = nxt
+        last = path[-1]
+        if isinstance(node, list) and last.isdigit():
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return out
+
+
+def _format(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"{loc}: {msg}")
+    return "; ".join(lines)
+
+
+def load_config(preset_or_path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> BenchConfig:
+    """Load and validate a preset or YAML file, then apply ``key=value`` overrides.
+
+    Raises :class:`ConfigError` naming the file and every bad key (unknown keys are rejected).
+    """
+    path = resolve_preset_path(preset_or_path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    overrides = list(overrides)
+    data = apply_overrides(data, overrides)
+    try:
+        return BenchConfig.model_validate(data)
+    except ValidationError as exc:
+        where = f"{path}" + (f" (with overrides {overrides})" if overrides else "")
+        raise ConfigError(f"{where}: {_format(exc)}") from None

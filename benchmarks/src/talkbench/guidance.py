@@ -1,0 +1,94 @@
+"""AV lip-reading guidance (Interspeech 2024): the expert reads differentiable renders of predictions.
+
+``L_av = λctc·L_ctc + λce·L_ce`` of the expert (``lipread_expert``, joint CTC/attention loss,
+mtlalpha-free weighting through :meth:`LipReadingLoss.weighted`) on the mouth video rendered from
+the animator's predicted vertices (``mesh_renderer.render_mouth_video``: soft rasterization and
+Lambert shading with normals recomputed from the predicted vertices, so image → vertex gradients
+exist — unlike the released code, which detaches normals and alpha, methods.md §1.6), resampled
+from the motion rate (30 fps) to the expert's 25 fps by differentiable linear interpolation, with
+the audio cut / padded to 640 samples per video frame.
+
+The total stage-2 loss is assembled in :mod:`talkbench.training.animator`:
+``L = λmse·Lmse + λav·L_av + λrlv·Lrlv``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from lipread_expert import CharTokenizer, LipReader
+
+from .config import GuidanceConfig, RenderConfig
+from .renders import render_mouth
+
+__all__ = ["AVGuidance", "AVTerms"]
+
+
+@dataclass
+class AVTerms:
+    """The weighted AV loss ``λctc·Lctc + λce·Lce`` and its parts (for logging)."""
+
+    loss: torch.Tensor
+    ctc: float
+    att: float
+    accuracy: float
+
+
+class AVGuidance:
+    """Renderer + expert as one differentiable loss of predicted vertices.
+
+    Args:
+        expert: audio-visual (or video) :class:`LipReader` whose ``input_spec`` matches ``render``.
+        tokenizer: its tokenizer.
+        faces: ``(F, 3)`` faces of the topology; ``lip_indices``: vertex ids of the lips (mouth locator).
+        render / guidance: the config sections.
+    """
+
+    def __init__(
+        self,
+        expert: LipReader,
+        tokenizer: CharTokenizer,
+        faces: torch.Tensor,
+        lip_indices: np.ndarray | torch.Tensor,
+        render: RenderConfig,
+        guidance: GuidanceConfig,
+    ) -> None:
+        self.expert = expert
+        self.tokenizer = tokenizer
+        self.faces = torch.as_tensor(faces, dtype=torch.long)
+        self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long)
+        self.render = render
+        self.guidance = guidance
+
+    def mouth_video(self, vertices: torch.Tensor, fps: float) -> torch.Tensor:
+        """``(B, T, V, 3)`` → ``(B, T25, 1, S, S)`` normalised mouth renders (differentiable)."""
+        return render_mouth(vertices, self.faces.to(vertices.device), self.lip_indices, fps, self.render)
+
+    def __call__(
+        self, vertices: torch.Tensor, fps: float, audio: torch.Tensor, transcripts: list[str]
+    ) -> AVTerms:
+        """AV loss of predicted ``vertices`` ``(B, T, V, 3)`` at ``fps`` with 16 kHz ``audio`` ``(B, S)``."""
+        video = self.mouth_video(vertices, fps)
+        b, t = video.shape[:2]
+        targets, _ = self.tokenizer.batch_encode(transcripts)
+        lengths = torch.full((b,), t, dtype=torch.long, device=video.device)
+        kwargs = {}
+        if self.expert.uses_audio:
+            kwargs = {
+                "audio": audio,
+                "audio_lengths": torch.full((b,), audio.shape[1], dtype=torch.long, device=video.device),
+            }
+        out = self.expert(
+            targets.to(video.device),
+            video=video,
+            video_lengths=lengths,
+            fps=self.render.reader_fps,
+            convert=True,
+            **kwargs,
+        )
+        loss = out.weighted(self.guidance.lambda_ctc, self.guidance.lambda_ce)
+        return AVTerms(
+            loss=loss, ctc=float(out.ctc.detach()), att=float(out.att.detach()), accuracy=float(out.accuracy)
+        )

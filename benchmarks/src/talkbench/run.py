@@ -1,0 +1,327 @@
+"""The benchmark grid end to end: data → stage-1 readers → animators × variants × seeds → results.
+
+:func:`run_grid` writes one run directory per grid cell (animator × guidance variant, all seeds
+inside: metrics are mean ± std over seeds) plus the two bracketing rows (``ground truth`` and
+``template``) under ``<results_root>/<protocol>/``. A cell whose ``result.json`` carries the
+current cache key (resolved config + dataset hash + code version) is skipped; training state lives
+in ``<work_dir>/<preset>/`` (checkpoints, GT render caches, reader checkpoints), never in the results.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import BenchConfig, RunSpec
+from .evaluation import (
+    EvalContext,
+    evaluate_animator,
+    evaluate_ground_truth,
+    evaluate_template,
+    make_context,
+    metric_variants,
+)
+from .progress import progress_enabled
+from .results import (
+    SCHEMA_VERSION,
+    AnimatorRef,
+    DatasetRef,
+    GuidanceFlags,
+    MaskRef,
+    PerSampleRecord,
+    ReaderRef,
+    RunResult,
+    code_version,
+    collect_env,
+    collect_hardware,
+    load_result,
+    package_versions,
+    run_cache_key,
+    summarize,
+    write_run_dir,
+)
+from .results.io import ResultFileError
+from .training.animator import AnimatorTrainer
+from .training.data import dataset_hash, ensure_corpus, load_split
+from .training.ddp import init_distributed
+from .training.stage1 import TrainedReader, train_eval_reader, train_expert
+
+__all__ = ["GridContext", "prepare", "run_cell", "run_grid", "select_device"]
+
+log = logging.getLogger("talkbench")
+
+
+def select_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+class GridContext:
+    """What every cell of a grid shares: data, readers, evaluation context, hashes."""
+
+    def __init__(
+        self, config: BenchConfig, results_root: Path, progress: bool, say: Callable[[str], None]
+    ) -> None:
+        self.config = config
+        self.results_root = Path(results_root)
+        self.progress = progress
+        self.say = say
+        self.work = Path(config.work_dir) / config.name
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.device = select_device(config.device)
+        self.dist = init_distributed()
+        ensure_corpus(config, progress)
+        self.data_hash = dataset_hash(config)
+        self.code = code_version()
+        self.train = load_split(config, "train", limit=config.data.max_train_sequences)
+        from .training.data import load_masks
+
+        self.masks = load_masks(config)
+        self.faces = self.train[0].faces
+        self._reader: TrainedReader | None = None
+        self._expert: TrainedReader | None = None
+        self._eval: EvalContext | None = None
+
+    @property
+    def reader(self) -> TrainedReader:
+        if self._reader is None:
+            self._reader = train_eval_reader(self.config, self.work, self.progress, self.say)
+        return self._reader
+
+    @property
+    def expert(self) -> TrainedReader:
+        if self._expert is None:
+            self._expert = train_expert(self.config, self.work, self.progress, self.say)
+        return self._expert
+
+    @property
+    def eval(self) -> EvalContext:
+        if self._eval is None:
+            self._eval = make_context(self.config, self.reader)
+        return self._eval
+
+    def out_dir(self) -> Path:
+        return self.results_root / self.config.data.protocol
+
+    def mask_refs(self) -> dict[str, MaskRef]:
+        return {k: MaskRef(id=m.id, sha256=m.sha256) for k, m in self.masks.items()}
+
+    def reader_ref(self) -> ReaderRef:
+        return ReaderRef(
+            id=f"talkbench-{self.config.name}-video-{self.config.reader.preset}",
+            checkpoint_sha256=self.reader.sha256,
+        )
+
+
+def prepare(
+    config: BenchConfig,
+    results_root: Path | str,
+    progress: bool | None = None,
+    say: Callable[[str], None] | None = None,
+) -> GridContext:
+    """Shared state of a grid (generates the corpus when missing)."""
+    if config.torch_threads:
+        torch.set_num_threads(config.torch_threads)
+    return GridContext(
+        config, Path(results_root), progress_enabled() if progress is None else progress, say or log.info
+    )
+
+
+def _cached(run_dir: Path, key: str) -> bool:
+    try:
+        return load_result(run_dir / "result.json").cache_key == key
+    except (FileNotFoundError, ResultFileError):
+        return False
+
+
+def _write(
+    ctx: GridContext,
+    run_id: str,
+    kind: str,
+    name: str,
+    spec: dict[str, Any],
+    guidance: GuidanceFlags,
+    seeds: list[int],
+    records: list[PerSampleRecord],
+    variants: dict[str, str],
+    resolved: dict[str, Any],
+    key: str,
+    wall: float,
+    video: Path | None = None,
+) -> Path:
+    metrics = summarize(records, seeds, ctx.config.data.protocol, variants)
+    text = any(m in variants for m in ("cer", "wer", "ver"))
+    result = RunResult(
+        schema_version=SCHEMA_VERSION,
+        run_id=run_id,
+        kind=kind,
+        protocol=ctx.config.data.protocol,  # type: ignore[arg-type]
+        dataset=DatasetRef(id=ctx.eval.protocol.dataset, content_sha256=ctx.data_hash),
+        animator=AnimatorRef(name=name, spec=spec),
+        guidance=guidance,
+        seeds=seeds,
+        metrics=metrics,
+        masks=ctx.mask_refs(),
+        reader=ctx.reader_ref() if text else None,
+        versions=package_versions(),
+        hardware=collect_hardware(),
+        wall_time_s=wall,
+        date=datetime.now(timezone.utc),
+        cache_key=key,
+    )
+    run_dir = ctx.out_dir() / run_id
+    return write_run_dir(run_dir, result, records, resolved, collect_env(), video=video)
+
+
+def _bracket_rows(ctx: GridContext) -> list[Path]:
+    out = []
+    c = ctx.config
+    for kind, fn, vertex in (
+        ("ground truth", evaluate_ground_truth, False),
+        ("template", evaluate_template, True),
+    ):
+        run_id = kind.replace(" ", "-")
+        resolved = {
+            "benchmark": c.name,
+            "row": kind,
+            "data": c.data.model_dump(),
+            "render": c.render.model_dump(),
+            "reader": c.reader.model_dump(),
+            "eval": c.eval.model_dump(),
+        }
+        key = run_cache_key(resolved, ctx.data_hash, ctx.code)
+        run_dir = ctx.out_dir() / run_id
+        if _cached(run_dir, key):
+            ctx.say(f"{run_id}: cached")
+            out.append(run_dir)
+            continue
+        t0 = time.perf_counter()
+        records = fn(ctx.eval)
+        variants = metric_variants(c, text=True, vertex=vertex)
+        out.append(
+            _write(
+                ctx,
+                run_id,
+                kind,
+                kind,
+                {},
+                GuidanceFlags(),
+                [0],
+                records,
+                variants,
+                resolved,
+                key,
+                time.perf_counter() - t0,
+            )
+        )
+        ctx.say(f"{run_id}: written")
+    return out
+
+
+def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
+    """Side-by-side mp4 (prediction | ground truth | error) of the first test sequence, style 0."""
+    from mesh_renderer import render_video
+
+    from .renders import camera_for
+    from .training.data import to_animator_input
+
+    sample = ctx.eval.samples[0]
+    inp = to_animator_input(
+        sample, style=ctx.eval.styles[0][0] if not ctx.eval.own_style else None, device=ctx.device
+    )
+    pred = trainer.model.predict(
+        inp.audio, inp.template, inp.style, transcript=inp.transcript, words=inp.words
+    )[0].cpu()
+    gt = torch.from_numpy(sample.vertices.copy())
+    n = min(pred.shape[0], gt.shape[0])
+    cfg = ctx.config.render
+    import numpy as np
+
+    cam = camera_for(
+        cfg.model_copy(update={"image_size": 160, "camera_scale": cfg.camera_scale * 160 / cfg.image_size})
+    )
+    path = ctx.work / "videos" / f"{trainer.run.run_id}.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return render_video(
+        pred[:n],
+        torch.from_numpy(np.asarray(sample.faces)),
+        path,
+        fps=sample.fps,
+        gt=gt[:n],
+        audio=(sample.audio, 16000),
+        camera=cam,
+    )
+
+
+def run_cell(
+    ctx: GridContext, spec: RunSpec, on_step: Callable[[int, dict[str, float]], None] | None = None
+) -> Path:
+    """Train and evaluate one grid cell over all seeds; skipped when its cached result is current."""
+    c = ctx.config
+    resolved = spec.resolved()
+    key = run_cache_key(resolved, ctx.data_hash, ctx.code)
+    run_dir = ctx.out_dir() / spec.run_id
+    if _cached(run_dir, key):
+        ctx.say(f"{spec.run_id}: cached")
+        return run_dir
+    records: list[PerSampleRecord] = []
+    video = None
+    t0 = time.perf_counter()
+    expert = ctx.expert if spec.uses_av else None
+    for i, seed in enumerate(c.seeds):
+        trainer = AnimatorTrainer(
+            spec, seed, ctx.train, ctx.faces, ctx.masks["lip"].indices, expert, ctx.device, ctx.dist
+        )
+        ckpt = ctx.work / "checkpoints" / f"{spec.run_id}-s{seed}-{key[:12]}.pt"
+        logs = trainer.fit(ckpt, on_step=on_step, progress=ctx.progress)
+        if logs:
+            ctx.say(f"{spec.run_id} seed {seed}: final loss {logs[-1]['loss']:.4g}")
+        if ctx.dist.rank != 0:
+            continue
+        records += evaluate_animator(trainer.model, ctx.eval, seed, ctx.progress)
+        if i == 0 and c.sample_videos:
+            try:
+                video = _sample_video(ctx, trainer)
+            except Exception as exc:
+                ctx.say(f"{spec.run_id}: no sample video ({exc})")
+    if ctx.dist.rank != 0:
+        return run_dir
+    guidance = GuidanceFlags(av=spec.uses_av, phonetic=spec.uses_phonetic)
+    path = _write(
+        ctx,
+        spec.run_id,
+        "method",
+        spec.animator.name,
+        spec.animator.model_dump(),
+        guidance,
+        list(c.seeds),
+        records,
+        metric_variants(c),
+        resolved,
+        key,
+        time.perf_counter() - t0,
+        video,
+    )
+    ctx.say(f"{spec.run_id}: written ({time.perf_counter() - t0:.0f} s)")
+    return path
+
+
+def run_grid(
+    config: BenchConfig,
+    results_root: Path | str,
+    progress: bool | None = None,
+    say: Callable[[str], None] | None = None,
+) -> list[Path]:
+    """Run the whole grid of ``config``; returns the run directories (bracketing rows first)."""
+    ctx = prepare(config, results_root, progress, say)
+    dirs = _bracket_rows(ctx) if ctx.dist.rank == 0 else []
+    for spec in config.run_specs():
+        dirs.append(run_cell(ctx, spec))
+    return dirs

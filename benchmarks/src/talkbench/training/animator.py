@@ -1,0 +1,356 @@
+"""Stage 2: training one animator with the guidance of its grid variant.
+
+Per step (batch size 1, one training sequence, as the official baselines):
+
+``L = λmse·Lrec + λav·(λctc·Lctc + λce·Lce) + λrlv·Lrlv`` (+ CodeTalker's feature regulariser)
+
+* ``Lrec``: the animator's vertex MSE (FaceFormer / CodeTalker / joint audio-text geometry loss),
+  or, for the ``phonetic`` / ``both`` variants, the phonetic context-aware loss ``L_pc`` of
+  Kim & Kim 2025 (``facial_animator.losses.PhoneticContextAwareLoss``), which *replaces* the MSE;
+* ``L_av`` (``av`` / ``both``): the expert's joint CTC/attention loss on differentiable mouth
+  renders of the prediction (:class:`talkbench.guidance.AVGuidance`);
+* ``Lrlv`` (``av`` / ``both``, part of the AV-guidance recipe): MSE over the lip vertices.
+
+Sequence order is a pure function of (seed, step), the optimizer, the torch RNG and the model are
+checkpointed atomically every ``training.checkpoint_every`` steps, so a killed run resumes to the
+same parameters as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from facial_animator import Animator, AnimatorInput, build_animator
+from facial_animator.losses import PhoneticContextAwareLoss, lip_vertex_mse
+from torch import nn
+
+from ..config import AnimatorSpec, BenchConfig, RunSpec
+from ..datasets import Sample
+from ..guidance import AVGuidance
+from ..seeding import seed_everything
+from .checkpoint import capture_rng, load_training_state, restore_rng, save_training_state
+from .ddp import DistInfo, wrap_model
+from .stage1 import TrainedReader
+
+__all__ = ["AnimatorTrainer", "StopTraining", "build_animator_for", "sequence_order"]
+
+
+class StopTraining(Exception):
+    """Raise from an ``on_step`` callback to stop a run (the last checkpoint stays on disk)."""
+
+
+def build_animator_for(spec: AnimatorSpec, num_vertices: int, num_styles: int, fps: float) -> Animator:
+    """The animator of ``spec`` for a topology of ``num_vertices`` and ``num_styles`` training subjects."""
+    kwargs: dict[str, Any] = {"dataset": "vocaset", **spec.kwargs}
+    kwargs.update(num_vertices=num_vertices, num_styles=num_styles, fps=fps)
+    if spec.registry == "codetalker" and spec.vq is not None:
+        from facial_animator.codetalker import VQConfig
+
+        kwargs["vq_config"] = VQConfig(in_dim=3 * num_vertices, **spec.vq)
+    return build_animator(spec.registry, **kwargs)
+
+
+def sequence_order(seed: int, step: int, n: int) -> int:
+    """Index of the training sequence of ``step``: epoch-wise permutations seeded by (seed, epoch)."""
+    epoch, pos = divmod(step, n)
+    perm = np.random.default_rng([seed, 7, epoch]).permutation(n)
+    return int(perm[pos])
+
+
+class AnimatorTrainer:
+    """Trains one animator of one grid cell for one seed.
+
+    Args:
+        run: the grid cell (animator spec + variant + the whole config).
+        seed: training seed (model init, dropout, sequence order, crops).
+        train_samples: training sequences (their ``speaker_index`` is the style).
+        faces / lip_indices: topology faces and lip-vertex ids (``Lrlv`` and the mouth renders).
+        expert: the stage-1 expert; required for the ``av`` / ``both`` variants. It is deep-copied,
+            so the stage-1 weights stay untouched when it keeps training here.
+        device: torch device.
+        dist: distributed info (:func:`talkbench.training.ddp.init_distributed`).
+    """
+
+    def __init__(
+        self,
+        run: RunSpec,
+        seed: int,
+        train_samples: list[Sample],
+        faces: np.ndarray | torch.Tensor,
+        lip_indices: np.ndarray,
+        expert: TrainedReader | None = None,
+        device: str | torch.device = "cpu",
+        dist: DistInfo | None = None,
+    ) -> None:
+        if not train_samples:
+            raise ValueError("AnimatorTrainer: no training samples")
+        self.run = run
+        self.config: BenchConfig = run.config
+        self.seed = seed
+        self.samples = train_samples
+        self.device = torch.device(device)
+        self.dist = dist or DistInfo()
+        first = train_samples[0]
+        styles = len({s.subject for s in train_samples if s.speaker_index >= 0})
+        from facial_metrics import get_protocol
+
+        num_styles = max(styles, len(get_protocol(self.config.data.protocol).train_subjects))
+        seed_everything(seed)
+        self.model = build_animator_for(run.animator, first.template.shape[0], num_styles, first.fps).to(
+            self.device
+        )
+        self.module = wrap_model(self.model, self.dist)
+        self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long, device=self.device)
+        g = self.config.guidance
+        self.phonetic = (
+            PhoneticContextAwareLoss(g.phonetic_window, temperature=g.phonetic_temperature)
+            if run.uses_phonetic
+            else None
+        )
+        self.guidance: AVGuidance | None = None
+        params = [
+            {"params": [p for p in self.model.parameters() if p.requires_grad], "lr": self.config.training.lr}
+        ]
+        if run.uses_av:
+            if expert is None:
+                raise ValueError(f"run {run.run_id}: the {run.variant!r} variant needs the stage-1 expert")
+            model = copy.deepcopy(expert.model).to(self.device)
+            model.train(g.expert_trainable)
+            model.requires_grad_(g.expert_trainable)
+            self.guidance = AVGuidance(
+                model, expert.tokenizer, torch.as_tensor(faces), lip_indices, self.config.render, g
+            )
+            if g.expert_trainable:
+                params.append(
+                    {"params": list(model.parameters()), "lr": g.expert_lr or self.config.training.lr}
+                )
+        self.optimizer = torch.optim.Adam(params)
+        self.step_index = 0
+        self.vq_done = run.animator.registry != "codetalker"
+
+    # ------------------------------------------------------------------ batches
+    def batch_for_step(self, step: int) -> AnimatorInput:
+        """The training batch of ``step`` (deterministic in seed and step; sharded across ranks)."""
+        from .data import to_animator_input
+
+        n = len(self.samples)
+        k = step * self.dist.world_size + self.dist.rank
+        sample = self.samples[sequence_order(self.seed, k, n)]
+        max_frames = self.config.training.max_frames
+        start = 0
+        if max_frames is not None and sample.num_frames > max_frames:
+            start = int(
+                np.random.default_rng([self.seed, 8, k]).integers(0, sample.num_frames - max_frames + 1)
+            )
+        return to_animator_input(sample, max_frames=max_frames, start=start, device=self.device)
+
+    # ------------------------------------------------------------------ one step
+    def losses(
+        self, batch: AnimatorInput, use_av: bool | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Total loss of ``batch`` and its logged parts (no optimizer step)."""
+        g = self.config.guidance
+        out = self.module(batch)
+        pred, target = out.vertices, out.target
+        if target is None:
+            raise RuntimeError("the animator returned no target; was the batch built with a target?")
+        logs: dict[str, float] = {}
+        terms: list[torch.Tensor] = []
+        rec = self.phonetic(pred, target) if self.phonetic is not None else out.losses["mse"]
+        if self.phonetic is not None and self.run.animator.registry == "codetalker":
+            rec = rec * self.model.motion_weight
+        terms.append(g.lambda_mse * rec)
+        logs["rec"] = float(rec.detach())
+        for name, value in out.losses.items():
+            if name != "mse":
+                terms.append(value)
+                logs[name] = float(value.detach())
+        av_on = self.guidance is not None if use_av is None else use_av
+        if av_on and self.guidance is not None:
+            rlv = lip_vertex_mse(pred, target, self.lip_indices)
+            terms.append(g.lambda_rlv * rlv)
+            logs["rlv"] = float(rlv.detach())
+            clip_pred, clip_audio, clip_text = self._av_clip(pred, batch)
+            av = self.guidance(clip_pred, float(batch.fps or self.model.fps), clip_audio, clip_text)
+            terms.append(g.lambda_av * av.loss)
+            logs.update(av=float(av.loss.detach()), av_ctc=av.ctc, av_att=av.att, av_acc=av.accuracy)
+        total = torch.stack(terms).sum()
+        logs["loss"] = float(total.detach())
+        return total, logs
+
+    def _av_clip(
+        self, pred: torch.Tensor, batch: AnimatorInput
+    ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+        """The part of the prediction the expert reads: the whole sequence, or a clip of
+        ``guidance.av_clip_frames`` frames (start drawn from (seed, step)) with its audio and words."""
+        from .data import window_transcript
+
+        clip = self.config.guidance.av_clip_frames
+        texts = list(batch.transcript or [""])
+        t = pred.shape[1]
+        if clip is None or t <= clip or batch.words is None:
+            return pred, batch.audio, texts
+        fps = float(batch.fps or self.model.fps)
+        start = int(np.random.default_rng([self.seed, 9, self.step_index]).integers(0, t - clip + 1))
+        spf = 16000.0 / fps
+        a0, a1 = int(round(start * spf)), int(round((start + clip) * spf))
+        audio = batch.audio[:, a0:a1]
+        if audio.shape[1] < a1 - a0:
+            audio = torch.nn.functional.pad(audio, (0, a1 - a0 - audio.shape[1]))
+        clip_texts = [window_transcript(w, start / fps, (start + clip) / fps) for w in batch.words]
+        if not all(clip_texts):  # a clip without a whole word: read the whole sequence instead
+            return pred, batch.audio, texts
+        texts = clip_texts
+        return pred[:, start : start + clip], audio, texts
+
+    def step(self, batch: AnimatorInput, use_av: bool | None = None) -> dict[str, float]:
+        """One optimisation step on ``batch``; returns the logged loss terms."""
+        self.module.train()
+        if self.guidance is not None:
+            self.guidance.expert.train(self.config.guidance.expert_trainable)
+        self.optimizer.zero_grad(set_to_none=True)
+        total, logs = self.losses(batch, use_av)
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"run {self.run.run_id} seed {self.seed}: non-finite loss {logs}")
+        total.backward()
+        clip = self.config.training.grad_clip
+        if clip is not None:
+            params = [p for group in self.optimizer.param_groups for p in group["params"]]
+            logs["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, clip))
+        self.optimizer.step()
+        return logs
+
+    def gradient_norms(self, batch: AnimatorInput) -> dict[str, float]:
+        """L2 norms of the gradients of ``Lrec`` and of ``L_av`` (unweighted) w.r.t. the animator's
+        parameters, each back-propagated alone: the measurement behind the synthetic presets' λav
+        (``λav ≈ ‖∇Lrec‖ / ‖∇L_av‖`` makes the two terms pull with comparable strength)."""
+        if self.guidance is None:
+            raise ValueError("gradient_norms needs an AV variant (the expert)")
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.module.train()
+        out = self.module(batch)
+        rec = self.phonetic(out.vertices, out.target) if self.phonetic is not None else out.losses["mse"]
+        clip_pred, clip_audio, clip_text = self._av_clip(out.vertices, batch)
+        av = self.guidance(clip_pred, float(batch.fps or self.model.fps), clip_audio, clip_text).loss
+
+        def norm(loss: torch.Tensor) -> float:
+            grads = torch.autograd.grad(loss, params, retain_graph=True, allow_unused=True)
+            return float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads if g is not None)))
+
+        return {
+            "rec": norm(rec),
+            "av": norm(av),
+            "rec_value": float(rec.detach()),
+            "av_value": float(av.detach()),
+        }
+
+    # ------------------------------------------------------------------ CodeTalker stage 1
+    def train_vq(self, progress: bool = False) -> list[float]:
+        """CodeTalker stage 1: fit the motion VQ-autoencoder to the training sequences, then freeze it."""
+        from facial_animator.codetalker import stage1_loss
+        from tqdm import tqdm
+
+        cfg = self.config.training
+        vq = self.model.autoencoder
+        vq.requires_grad_(True)
+        vq.train()
+        opt = torch.optim.AdamW(vq.parameters(), lr=cfg.vq_lr)
+        losses = []
+        for step in tqdm(range(cfg.vq_steps), desc="codetalker stage 1", disable=not progress):
+            b = self.batch_for_step(step)
+            loss, _ = stage1_loss(vq(b.target, b.template), b.target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+        vq.requires_grad_(False)
+        vq.eval()
+        self.vq_done = True
+        return losses
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        state: dict[str, Any] = {
+            "step": self.step_index,
+            "vq_done": self.vq_done,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": capture_rng(),
+        }
+        if self.guidance is not None:
+            state["expert"] = self.guidance.expert.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.guidance is not None and "expert" in state:
+            self.guidance.expert.load_state_dict(state["expert"])
+        self.step_index = int(state["step"])
+        self.vq_done = bool(state["vq_done"])
+        restore_rng(state["rng"])
+
+    def save(self, path: str | Path) -> Path:
+        return save_training_state(path, self.state_dict())
+
+    def resume(self, path: str | Path) -> bool:
+        """Load ``path`` when it exists; True when a checkpoint was loaded."""
+        if not Path(path).is_file():
+            return False
+        self.load_state_dict(load_training_state(path, self.device))
+        return True
+
+    # ------------------------------------------------------------------ the loop
+    def fit(
+        self,
+        checkpoint: str | Path | None = None,
+        on_step: Callable[[int, dict[str, float]], None] | None = None,
+        progress: bool = False,
+    ) -> list[dict[str, float]]:
+        """Train to ``training.steps``, resuming from ``checkpoint`` when it exists and saving it
+        every ``training.checkpoint_every`` steps and at the end (rank 0 only)."""
+        from tqdm import tqdm
+
+        cfg = self.config.training
+        if checkpoint is not None:
+            self.resume(checkpoint)
+        main = self.dist.rank == 0
+        if not self.vq_done:
+            self.train_vq(progress)
+            if checkpoint is not None and main:
+                self.save(checkpoint)
+        logs = []
+        every = self.config.guidance.av_every
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step_index,
+            desc=f"{self.run.run_id} s{self.seed}",
+            disable=not progress,
+        )
+        while self.step_index < cfg.steps:
+            step = self.step_index
+            log = self.step(self.batch_for_step(step), use_av=self.guidance is not None and step % every == 0)
+            self.step_index = step + 1
+            logs.append(log)
+            bar.update(1)
+            if step % 25 == 0:
+                bar.set_postfix(loss=f"{log['loss']:.3g}")
+            if (
+                checkpoint is not None
+                and main
+                and (self.step_index % cfg.checkpoint_every == 0 or self.step_index == cfg.steps)
+            ):
+                self.save(checkpoint)
+            if on_step is not None:
+                on_step(self.step_index, log)
+        bar.close()
+        self.model.eval()
+        return logs
+
+    def parameters(self) -> list[nn.Parameter]:
+        return list(self.model.parameters())

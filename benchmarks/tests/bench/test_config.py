@@ -1,0 +1,87 @@
+"""Benchmark configs: presets validate, unknown keys are rejected with the file name, overrides apply."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from talkbench.config import PRESETS, VARIANTS, ConfigError, apply_overrides, load_config
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_preset_validates(preset: str) -> None:
+    config = load_config(preset)
+    assert config.name == preset
+    assert {a.registry for a in config.animators} == {"faceformer", "codetalker", "joint_audio_text"}
+    assert set(config.variants) == set(VARIANTS)
+    assert len(config.run_specs()) == 3 * 4
+
+
+def test_default_has_a_spread_over_seeds() -> None:
+    assert len(load_config("default").seeds) >= 2
+
+
+@pytest.mark.parametrize("preset", ["paper-vocaset", "paper-biwi"])
+def test_paper_presets_use_the_official_weights(preset: str) -> None:
+    # methods.md section 1.2: lipread_weight 1e-7, mtlalpha 0.1 (ctc) / 0.9 (att), lip_vert_weight 1;
+    # section 1.4 and 1.7: one Adam at lr 1e-4 for animator and expert; the expert keeps training
+    g = load_config(preset).guidance
+    assert (g.lambda_av, g.lambda_ctc, g.lambda_ce, g.lambda_rlv, g.lambda_mse) == (1e-7, 0.1, 0.9, 1.0, 1.0)
+    c = load_config(preset)
+    assert c.training.lr == 1e-4 and g.expert_trainable and g.expert_lr == 1e-4
+    assert c.expert.preset == "base" and c.expert.modality == "audiovisual"
+    assert c.render.out_size == 88 and c.render.reader_fps == 25.0
+
+
+def test_unknown_key_names_the_file_and_key(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "name: x\nanimators: [{name: F, registry: faceformer}]\ntraining: {steps: 3, stepz: 4}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_config(bad)
+    assert str(bad) in str(err.value) and "training.stepz: unknown key" in str(err.value)
+
+
+def test_bad_value_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="training.steps"):
+        load_config("smoke", ["training.steps=0"])
+    with pytest.raises(ConfigError, match="phonetic_window"):
+        load_config("smoke", ["guidance.phonetic_window=4"])
+    with pytest.raises(ConfigError, match="expected key=value"):
+        load_config("smoke", ["training.steps"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_overrides_are_parsed_as_yaml() -> None:
+    c = load_config(
+        "smoke",
+        [
+            "training.steps=7",
+            "seeds=[3, 4, 5]",
+            "guidance.expert_trainable=false",
+            "guidance.lambda_av=2.5e-3",
+            "variants=[baseline]",
+        ],
+    )
+    assert c.training.steps == 7 and c.seeds == [3, 4, 5]
+    assert c.guidance.expert_trainable is False and c.guidance.lambda_av == 0.0025
+    assert [s.variant for s in c.run_specs()] == ["baseline"] * 3
+
+
+def test_apply_overrides_does_not_touch_the_input() -> None:
+    data = {"a": {"b": 1}}
+    out = apply_overrides(data, ["a.b=2", "a.c.d=x"])
+    assert data == {"a": {"b": 1}} and out == {"a": {"b": 2, "c": {"d": "x"}}}
+
+
+def test_resolved_config_differs_per_cell() -> None:
+    specs = load_config("smoke").run_specs()
+    ids = [s.run_id for s in specs]
+    assert len(set(ids)) == len(ids)
+    base = next(s for s in specs if s.variant == "baseline")
+    assert base.resolved()["expert"] is None  # the expert is no input of a run without AV guidance
+    av = next(s for s in specs if s.variant == "av")
+    assert av.resolved()["expert"]["preset"] == "nano"
