@@ -19,6 +19,7 @@ import time
 
 import pytest
 import torch
+
 from facial_animator.models.faceformer import FaceFormer
 
 FRAMES = 600

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from facial_animator.codetalker import CodeTalker
 
 CASES = {"vocaset": 30, "biwi": 25}  # frames decoded (the official loop is O(T²) at full width)

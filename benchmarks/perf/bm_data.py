@@ -38,6 +38,7 @@ def test_generate_default_corpus(benchmark, tmp_path_factory):
 
 def test_synth_loader_throughput(benchmark, tmp_path_factory):
     import torch
+
     from talkbench.datasets import collate_samples, synth_dataset
     from talkbench.datasets.synth.corpus import generate_corpus
 

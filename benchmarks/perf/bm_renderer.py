@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pytest
 import torch
+
 from mesh_renderer import OrthographicCamera, lip_sheets, render_frames, render_mouth_video
 
 torch.set_num_threads(int(os.environ.get("MESH_RENDERER_BENCH_THREADS", "2")))

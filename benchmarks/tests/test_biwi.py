@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from talkbench.datasets import DataError, biwi_dataset, collate_samples
 
 

@@ -3,6 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from talkbench.datasets import AudioError, DataError, load_audio, truncate_pair
 from talkbench.datasets.checks import check_vertices
 

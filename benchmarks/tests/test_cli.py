@@ -1,8 +1,9 @@
 import json
 from pathlib import Path
 
-from talkbench.cli import app
 from typer.testing import CliRunner
+
+from talkbench.cli import app
 
 runner = CliRunner()
 

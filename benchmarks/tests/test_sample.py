@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 import torch
+
 from talkbench.datasets import Sample, collate_samples
 
 

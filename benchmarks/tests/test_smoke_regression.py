@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from talkbench.regression import compare_dirs, format_report, load_result_set
 
 BASELINE = Path(__file__).resolve().parents[1] / "regression" / "smoke"

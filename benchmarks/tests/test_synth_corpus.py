@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from facial_metrics import RegionMask
 from facial_metrics.protocols import get_protocol
 from talkbench.datasets import collate_samples, load_synth_masks, synth_dataset

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+
 from talkbench.datasets.synth import build_face, build_rig, vocabulary
 from talkbench.datasets.synth.coarticulation import DOMINANCE, TARGETS, CoarticulationStyle, speech_tracks
 from talkbench.datasets.synth.espeak import synthesize
@@ -86,6 +87,7 @@ def test_point_in_polygon_even_odd() -> None:
 def test_figures_are_written(tmp_path) -> None:
     pytest.importorskip("matplotlib")
     from PIL import Image
+
     from talkbench.datasets.synth.figures import save_viseme_figure
 
     out = tmp_path / "v.png"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from talkbench.datasets import DataError, VocasetRawDataset, convert_vocaset, vocaset_dataset
 
 # the miniature release built by the raw_vocaset fixture (conftest.py)

@@ -36,6 +36,15 @@ def _leaderboard_app() -> typer.Typer:
 
 app.add_typer(_leaderboard_app(), name="leaderboard")
 
+
+def _regress_app() -> typer.Typer:
+    from .regression.cli import regress_app
+
+    return regress_app
+
+
+app.add_typer(_regress_app(), name="regress")
+
 _PROTOCOLS = ("vocaset", "biwi-test-a", "biwi-test-b", "synth")
 
 

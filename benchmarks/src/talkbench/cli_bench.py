@@ -33,12 +33,12 @@ def _say(msg: str) -> None:
 
 def _spec(config, animator: str, variant: str, fail: Callable[[str], None]):
     for spec in config.run_specs():
-        if spec.animator.name == animator or spec.animator.registry == animator:
-            if spec.variant == variant:
-                return spec
+        if animator in (spec.animator.name, spec.animator.registry) and spec.variant == variant:
+            return spec
     names = sorted({s.animator.name for s in config.run_specs()})
     fail(
-        f"no grid cell animator={animator!r} variant={variant!r}; animators: {names}, variants: {config.variants}"
+        f"no grid cell animator={animator!r} variant={variant!r}; "
+        f"animators: {names}, variants: {config.variants}"
     )
     raise AssertionError
 
@@ -65,7 +65,7 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
             True, "--site/--no-site", help="build the leaderboard site afterwards"
         ),
     ) -> None:
-        """The whole job: corpus (if missing), stage-1 readers, the animator grid, evaluation, results, site."""
+        """The whole job: corpus (if missing), stage-1 readers, animator grid, evaluation, results, site."""
         from .run import run_grid
 
         logging.basicConfig(level=logging.INFO)
@@ -147,6 +147,7 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         """Side-by-side video (prediction | ground truth | error heat map) with audio, from a trained cell."""
         import numpy as np
         import torch
+
         from mesh_renderer import render_video
 
         from .renders import camera_for
@@ -162,7 +163,8 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         ckpt = ctx.work / "checkpoints" / f"{spec.run_id}-s{seed}-{key[:12]}.pt"
         if not ckpt.is_file():
             fail(
-                f"{ckpt}: no checkpoint; train first: talkbench train --preset {preset} --animator {animator} --variant {variant} --seed {seed}"
+                f"{ckpt}: no checkpoint; train first: talkbench train --preset {preset} "
+                f"--animator {animator} --variant {variant} --seed {seed}"
             )
         trainer = AnimatorTrainer(
             spec,

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from facial_animator import Animator
 from facial_metrics import (
     char_error_rate,
@@ -191,7 +192,7 @@ def pad_audio(audio: torch.Tensor, fps: float, frames: int = 2) -> torch.Tensor:
     The padding guarantees at least the GT frame count; the prediction is then cut to the GT length
     (the protocol's ``truncate_to_gt`` rule). Predictions never see the GT length.
     """
-    pad = int(round(frames * 16000 / fps))
+    pad = round(frames * 16000 / fps)
     return torch.nn.functional.pad(audio, (0, pad))
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from lipread_expert import CharTokenizer, LipReader
 
 from .config import GuidanceConfig, RenderConfig

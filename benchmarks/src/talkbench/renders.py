@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from lipread_expert import InputSpec
 from mesh_renderer import MouthCrop, OrthographicCamera, render_mouth_video
 
@@ -44,7 +45,7 @@ def render_mouth(
     fps: float,
     cfg: RenderConfig,
 ) -> torch.Tensor:
-    """``(B, T, V, 3)`` vertices at ``fps`` → normalised mouth video ``(B, T25, 1, S, S)`` (differentiable)."""
+    """``(B, T, V, 3)`` vertices at ``fps`` → normalised mouth video ``(B, T25, 1, S, S)``, differentiably."""
     return render_mouth_video(
         vertices,
         faces,

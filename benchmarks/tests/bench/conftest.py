@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from talkbench.config import BenchConfig, load_config
 
 #: a grid small enough for unit tests: nano readers, d = 8 animators, a handful of steps

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 import torch.multiprocessing as mp
-from talkbench.training.ddp import DistInfo, shard_indices
 from torch.utils.data import DistributedSampler
+
+from talkbench.training.ddp import DistInfo, shard_indices
 
 
 @pytest.mark.parametrize(("n", "world"), [(7, 2), (8, 2), (10, 3)])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+
 from facial_animator import AnimatorInput
 from lipread_expert import CharTokenizer, LipReader
 from talkbench.config import GuidanceConfig, RenderConfig, load_config

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from facial_metrics import get_protocol
 from talkbench.config import BenchConfig
 from talkbench.evaluation import evaluate_template, make_context, pad_audio

@@ -9,6 +9,7 @@ import sys
 import jiwer
 import numpy as np
 import pytest
+
 from talkbench.results import (
     PerSampleRecord,
     RunResult,

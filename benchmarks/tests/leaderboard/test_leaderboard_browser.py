@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from talkbench.leaderboard import build_site
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (test extra)")

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
 from talkbench.leaderboard import (
     SITE_MARKER,
     ResultsDirError,
@@ -18,7 +20,6 @@ from talkbench.leaderboard import (
     load_reported,
 )
 from talkbench.leaderboard.cli import app
-from typer.testing import CliRunner
 
 EVIL = "<script>window.__pwned=1</script>"
 

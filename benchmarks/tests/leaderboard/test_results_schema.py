@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from talkbench.results import (
     NOT_INSTALLED,
     REQUIRED_PACKAGES,

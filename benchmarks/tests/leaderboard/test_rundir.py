@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 import talkbench.results.rundir as rundir
 from talkbench.leaderboard import build_site
 from talkbench.results import (

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from talkbench.results import MetricSummary, RunResult, write_result
 
 #: synth protocol report scales and units (facial_metrics protocols; baselines.md §5 scales)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from typer.testing import CliRunner
+
 from talkbench.regression import refresh_baseline, regress_app
 from talkbench.regression.compare import RegressionInputError
-from typer.testing import CliRunner
 
 BASE_LVE = [1.0e-5, 1.2e-5, 1.1e-5]
 runner = CliRunner()

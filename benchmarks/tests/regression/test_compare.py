@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from talkbench.regression import (
     ToleranceRule,
     compare_dirs,

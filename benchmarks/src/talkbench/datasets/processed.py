@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from facial_metrics.safe_pickle import load_restricted_pickle
 from torch.utils.data import Dataset
+
+from facial_metrics.safe_pickle import load_restricted_pickle
 
 from .alignment_io import load_alignment, save_alignment
 from .audio_io import load_audio

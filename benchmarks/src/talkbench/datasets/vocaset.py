@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from facial_metrics.safe_pickle import load_restricted_pickle
 from torch.utils.data import Dataset
+
+from facial_metrics.safe_pickle import load_restricted_pickle
 
 from .audio_io import to_mono_16k
 from .checks import DEFAULT_MAX_MISMATCH_S, DataError, check_vertices, truncate_pair

@@ -13,8 +13,9 @@ import math
 from importlib import resources
 from typing import Annotated
 
-from facial_metrics.protocols import get_protocol, list_protocols
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from facial_metrics.protocols import get_protocol, list_protocols
 
 from ..results.schema import MetricName
 

@@ -20,9 +20,10 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from facial_metrics import FDD_VARIANTS, LVE_VARIANTS, list_viseme_maps
 from facial_metrics.protocols import get_protocol, list_protocols
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
     "METRIC_NAMES",

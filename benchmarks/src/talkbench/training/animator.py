@@ -25,9 +25,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
 from facial_animator import Animator, AnimatorInput, build_animator
 from facial_animator.losses import PhoneticContextAwareLoss, lip_vertex_mse
-from torch import nn
 
 from ..config import AnimatorSpec, BenchConfig, RunSpec
 from ..datasets import Sample
@@ -198,7 +199,7 @@ class AnimatorTrainer:
         fps = float(batch.fps or self.model.fps)
         start = int(np.random.default_rng([self.seed, 9, self.step_index]).integers(0, t - clip + 1))
         spf = 16000.0 / fps
-        a0, a1 = int(round(start * spf)), int(round((start + clip) * spf))
+        a0, a1 = round(start * spf), round((start + clip) * spf)
         audio = batch.audio[:, a0:a1]
         if audio.shape[1] < a1 - a0:
             audio = torch.nn.functional.pad(audio, (0, a1 - a0 - audio.shape[1]))
@@ -252,8 +253,9 @@ class AnimatorTrainer:
     # ------------------------------------------------------------------ CodeTalker stage 1
     def train_vq(self, progress: bool = False) -> list[float]:
         """CodeTalker stage 1: fit the motion VQ-autoencoder to the training sequences, then freeze it."""
-        from facial_animator.codetalker import stage1_loss
         from tqdm import tqdm
+
+        from facial_animator.codetalker import stage1_loss
 
         cfg = self.config.training
         vq = self.model.autoencoder

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from facial_animator import AnimatorInput
 
 from ..config import BenchConfig
@@ -151,7 +152,7 @@ def to_animator_input(
     if max_frames is not None and sample.num_frames > max_frames:
         spf = 16000.0 / sample.fps
         verts = verts[start : start + max_frames]
-        a0, a1 = int(round(start * spf)), int(round((start + max_frames) * spf))
+        a0, a1 = round(start * spf), round((start + max_frames) * spf)
         audio = audio[a0:a1]
         t0, t1 = start / sample.fps, (start + max_frames) / sample.fps
 

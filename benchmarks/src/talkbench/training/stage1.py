@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from lipread_expert import Batch, CharTokenizer, LipReader, fit, load_checkpoint, save_checkpoint
 
 from ..config import BenchConfig, ExpertConfig, ReaderConfig
@@ -49,7 +50,7 @@ class TrainedReader:
 
 
 def make_tokenizer(cfg: ExpertConfig | ReaderConfig | None = None) -> Any:
-    """The reader's tokenizer: characters (space, apostrophe, A–Z, 0–9) or the official SentencePiece files."""
+    """The reader's tokenizer: characters (space, apostrophe, A–Z, 0–9) or official SentencePiece files."""
     if cfg is None or cfg.tokenizer == "char":
         return CharTokenizer()
     if not cfg.sentencepiece_model or not cfg.sentencepiece_units:
@@ -165,7 +166,8 @@ def _train(
     model.eval()
     save_checkpoint(path, model, step=cfg.steps, token_list=tok.token_list)
     log(
-        f"{kind}: trained {cfg.steps} steps on {n} utterances, final loss {last.get('loss', float('nan')):.3f}, "
+        f"{kind}: trained {cfg.steps} steps on {n} utterances, "
+        f"final loss {last.get('loss', float('nan')):.3f}, "
         f"accuracy {last.get('accuracy', float('nan')):.3f}"
     )
     return TrainedReader(model, tok, path, file_sha256(path))
