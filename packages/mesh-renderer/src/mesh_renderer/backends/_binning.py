@@ -12,6 +12,11 @@ Runs without autograd, in two passes that only enumerate pixels inside each tria
 
 Each pixel then keeps its ``K`` nearest candidates. The selection packs (depth, face) into one int64 key
 per pair and takes ``K`` successive per-pixel minima with ``scatter_reduce`` (no sort).
+
+Memory is bounded whatever the geometry: when the bounding boxes hold more than ``MAX_PAIRS`` pairs
+(large or crumpled triangles, e.g. an untrained animator's output), the faces are processed in chunks
+and each chunk's candidates are merged into the running per-pixel top ``K`` (the top ``K`` of a union is
+the top ``K`` of the parts' top ``K``), so the result is the same as in one pass.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ from __future__ import annotations
 import torch
 
 _EMPTY = torch.iinfo(torch.int64).max
+
+MAX_PAIRS = 1 << 21
+"""Most (pixel, triangle) pairs evaluated at once by :func:`find_candidates`."""
 
 
 def _ordered_float_key(depth: torch.Tensor) -> torch.Tensor:
@@ -33,6 +41,50 @@ def _segment_dist2(px: torch.Tensor, py: torch.Tensor, ax, ay, bx, by) -> torch.
     t = (((px - ax) * ex + (py - ay) * ey) / len2).clamp(0.0, 1.0)
     dx, dy = px - ax - t * ex, py - ay - t * ey
     return dx * dx + dy * dy
+
+
+def _bbox_pair_counts(
+    xs: torch.Tensor, ys: torch.Tensor, live: torch.Tensor, r: float, h: int, w: int
+) -> torch.Tensor:
+    """Number of pixel centres in each face's grown, clipped bounding box (0 where not ``live``)."""
+    j0 = torch.ceil(xs.amin(-1) - r - 0.5).clamp_min(0)
+    j1 = torch.floor(xs.amax(-1) + r - 0.5).clamp_max(w - 1)
+    i0 = torch.ceil(ys.amin(-1) - r - 0.5).clamp_min(0)
+    i1 = torch.floor(ys.amax(-1) + r - 0.5).clamp_max(h - 1)
+    cnt = (j1 - j0 + 1).clamp_min(0).long() * (i1 - i0 + 1).clamp_min(0).long()
+    return torch.where(live, cnt, torch.zeros_like(cnt))
+
+
+def _face_chunks(
+    xs: torch.Tensor, ys: torch.Tensor, live: torch.Tensor, r: float, h: int, w: int
+) -> list[torch.Tensor]:
+    """Split ``live`` into masks whose bounding boxes hold at most about ``MAX_PAIRS`` pairs each."""
+    cnt = _bbox_pair_counts(xs, ys, live, r, h, w)
+    total = int(cnt.sum())
+    if total <= MAX_PAIRS:
+        return [live]
+    chunk = torch.div(torch.cumsum(cnt, 0) - cnt, MAX_PAIRS, rounding_mode="floor")
+    return [live & (chunk == c) for c in torch.unique(chunk[live]).tolist()]
+
+
+def _top_k_pairs(
+    pix: torch.Tensor, key: torch.Tensor, num_pixels: int, k: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep, for every pixel, its ``k`` smallest keys (keys are unique per pixel: they hold the face)."""
+    best = torch.empty((num_pixels,), dtype=torch.int64, device=pix.device)
+    kept_pix, kept_key = [], []
+    for _ in range(k):
+        if pix.numel() == 0:
+            break
+        best.fill_(_EMPTY)
+        best.scatter_reduce_(0, pix, key, reduce="amin", include_self=True)
+        chosen = key == best.index_select(0, pix)
+        kept_pix.append(pix[chosen])
+        kept_key.append(key[chosen])
+        pix, key = pix[~chosen], key[~chosen]
+    if not kept_pix:
+        return pix, key
+    return torch.cat(kept_pix), torch.cat(kept_key)
 
 
 def _enumerate_pairs(
@@ -145,11 +197,23 @@ def find_candidates(
         key = (_ordered_float_key(depth.index_select(0, sel)) << 32) | face_sel
         return pix, key
 
-    pix, key = evaluate(*_enumerate_pairs(xs, ys, valid, 0.0, h, w), band=False)
+    passes = [(valid, 0.0, False)]
     if r > 0:
         band_faces = valid if contour is None else valid & contour.reshape(n * f, 3).any(-1)
-        bpix, bkey = evaluate(*_enumerate_pairs(xs, ys, band_faces, r, h, w), band=True)
-        pix, key = torch.cat([pix, bpix]), torch.cat([key, bkey])
+        passes.append((band_faces, r, True))
+    chunked = [
+        (mask, grow, band) for live, grow, band in passes for mask in _face_chunks(xs, ys, live, grow, h, w)
+    ]
+    if len(chunked) == len(passes):  # everything fits in one evaluation per pass
+        found = [evaluate(*_enumerate_pairs(xs, ys, m, g, h, w), band=b) for m, g, b in chunked]
+        pix, key = torch.cat([p for p, _ in found]), torch.cat([k for _, k in found])
+    else:
+        pix = key = torch.empty(0, dtype=torch.int64, device=device)
+        for mask, grow, band in chunked:
+            cpix, ckey = evaluate(*_enumerate_pairs(xs, ys, mask, grow, h, w), band=band)
+            pix, key = _top_k_pairs(
+                torch.cat([pix, cpix]), torch.cat([key, ckey]), n * h * w, faces_per_pixel
+            )
 
     out = torch.full((n * h * w, faces_per_pixel), -1, dtype=torch.int64, device=device)
     best = torch.empty((n * h * w,), dtype=torch.int64, device=device)
