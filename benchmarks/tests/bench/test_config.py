@@ -45,7 +45,7 @@ def test_unknown_key_names_the_file_and_key(tmp_path: Path) -> None:
 
 
 def test_bad_value_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="training.steps"):
+    with pytest.raises(ConfigError, match=r"training\.steps"):
         load_config("smoke", ["training.steps=0"])
     with pytest.raises(ConfigError, match="phonetic_window"):
         load_config("smoke", ["guidance.phonetic_window=4"])
