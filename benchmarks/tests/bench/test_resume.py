@@ -1,4 +1,4 @@
-"""A run interrupted after k steps and resumed from its checkpoint ends where an uninterrupted run does.
+"""An interrupted run resumed from its checkpoint ends exactly where an uninterrupted run does.
 
 The comparison is bit-exact with one CPU thread. With several threads, two *uninterrupted* runs of
 an AV-guided cell already differ in the last bits (multi-threaded scatter-add kernels in the
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from lipread_expert import LipReader
 from talkbench.config import BenchConfig
 from talkbench.renders import input_spec_for
