@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from lipread_expert import LipReader
 from talkbench.config import BenchConfig
 from talkbench.renders import input_spec_for
