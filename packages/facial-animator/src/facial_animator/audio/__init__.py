@@ -1,5 +1,6 @@
 """Audio encoders: ``(B, S)`` 16 kHz audio → ``(B, T_a, C)`` features at the motion rate."""
 
+from .factory import build_audio_encoder
 from .frame_rate import AUDIO_FEATURE_RATE, FrameRateMode, adapt_frame_rate, conv_output_length
 from .logmel import LogMelAudioEncoder, log_mel_spectrogram, mel_filterbank
 from .spec_augment import span_mask
@@ -13,6 +14,7 @@ __all__ = [
     "LogMelAudioEncoder",
     "Wav2Vec2AudioEncoder",
     "adapt_frame_rate",
+    "build_audio_encoder",
     "conv_output_length",
     "log_mel_spectrogram",
     "mel_filterbank",

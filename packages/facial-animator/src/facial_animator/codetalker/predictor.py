@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..audio import LogMelAudioEncoder, Wav2Vec2AudioEncoder
+from ..audio import build_audio_encoder
 from ..audio.frame_rate import FrameRateMode
 from ..base import Animator, AnimatorInput, AnimatorOutput
 from ..blocks import PeriodicPositionalEncoding, alignment_mask, periodic_causal_bias
@@ -151,21 +151,14 @@ class CodeTalker(Animator):
         self.reg_weight = reg_weight
         v3 = 3 * self.num_vertices
 
-        enc_kwargs = dict(audio_encoder_kwargs or {})
-        enc_kwargs.update(frame_rate_mode=self.frame_rate_mode, fps=self.fps)
-        encoder: Wav2Vec2AudioEncoder | LogMelAudioEncoder
-        if audio_encoder == "wav2vec2":
-            if wav2vec2_path is not None:
-                enc_kwargs.pop("config", None)
-                encoder = Wav2Vec2AudioEncoder.from_local(wav2vec2_path, **enc_kwargs)
-            else:
-                encoder = Wav2Vec2AudioEncoder(**enc_kwargs)
-        elif audio_encoder == "logmel":
-            encoder = LogMelAudioEncoder(**enc_kwargs)
-        else:
-            raise ValueError(
-                f"CodeTalker: audio_encoder must be 'wav2vec2' or 'logmel', got {audio_encoder!r}"
-            )
+        encoder = build_audio_encoder(
+            audio_encoder,
+            frame_rate_mode=self.frame_rate_mode,
+            fps=self.fps,
+            wav2vec2_path=wav2vec2_path,
+            encoder_kwargs=audio_encoder_kwargs,
+            owner="CodeTalker",
+        )
         self.audio_encoder = encoder
         self.audio_frames_per_motion_frame = encoder.audio_frames_per_motion_frame
         self.audio_feature_map = nn.Linear(encoder.output_dim, d)

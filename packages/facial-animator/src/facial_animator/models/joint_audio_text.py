@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..audio import LogMelAudioEncoder, Wav2Vec2AudioEncoder
+from ..audio import build_audio_encoder
 from ..audio.frame_rate import FrameRateMode
 from ..base import Alignment, Animator, AnimatorInput, AnimatorOutput
 from ..blocks import PeriodicPositionalEncoding, alignment_mask, periodic_causal_bias
@@ -126,21 +126,14 @@ class JointAudioTextAnimator(Animator):
         self.text_encoder = text_encoder or shared_transcript_encoder(text_model_path, text_layer)
         self.text_model_path = self.text_encoder.model_path
 
-        enc_kwargs = dict(audio_encoder_kwargs or {})
-        enc_kwargs.update(frame_rate_mode=self.frame_rate_mode, fps=self.fps)
-        encoder: Wav2Vec2AudioEncoder | LogMelAudioEncoder
-        if audio_encoder == "wav2vec2":
-            if wav2vec2_path is not None:
-                enc_kwargs.pop("config", None)
-                encoder = Wav2Vec2AudioEncoder.from_local(wav2vec2_path, **enc_kwargs)
-            else:
-                encoder = Wav2Vec2AudioEncoder(**enc_kwargs)
-        elif audio_encoder == "logmel":
-            encoder = LogMelAudioEncoder(**enc_kwargs)
-        else:
-            raise ValueError(
-                f"JointAudioTextAnimator: audio_encoder must be 'wav2vec2' or 'logmel', got {audio_encoder!r}"
-            )
+        encoder = build_audio_encoder(
+            audio_encoder,
+            frame_rate_mode=self.frame_rate_mode,
+            fps=self.fps,
+            wav2vec2_path=wav2vec2_path,
+            encoder_kwargs=audio_encoder_kwargs,
+            owner="JointAudioTextAnimator",
+        )
         self.audio_encoder = encoder
         self.audio_frames_per_motion_frame = encoder.audio_frames_per_motion_frame
         self.audio_feature_map = nn.Linear(encoder.output_dim, d)
