@@ -138,6 +138,10 @@ class GuidanceConfig(_Strict):
     #: render and read only a random clip of this many motion frames of the prediction (with the
     #: words whose midpoint lies in it as transcript); ``None``: the whole sequence, as the paper
     av_clip_frames: int | None = Field(default=None, ge=8)
+    #: λ of the Laplacian preconditioner ``(I + λL)⁻¹`` applied to the AV term's vertex gradient
+    #: (Nicolet et al. 2021; ``mesh_renderer.LaplacianPreconditioner``): 0 passes the rasterizer's
+    #: spiky edge gradients straight to the animator, as the paper's code does
+    av_gradient_smoothing: float = Field(default=0.0, ge=0)
     #: phonetic context-aware loss: window (odd), softmax temperature, weight form
     phonetic_window: int = Field(default=5, ge=1)
     phonetic_temperature: float = Field(default=1.0, gt=0)

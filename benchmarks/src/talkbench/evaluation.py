@@ -159,7 +159,7 @@ def _records(
     hyps: list[str | None] = [None] * len(items)
     if read:
         seqs = [
-            verts if verts is not None else torch.from_numpy(np.asarray(s.vertices, dtype=np.float32))
+            verts if verts is not None else torch.tensor(np.asarray(s.vertices, dtype=np.float32))
             for s, _, _, verts in items
         ]
         hyps = list(read_lips(ctx, seqs, items[0][0].fps))

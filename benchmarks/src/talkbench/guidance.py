@@ -8,6 +8,12 @@ exist — unlike the released code, which detaches normals and alpha, methods.md
 from the motion rate (30 fps) to the expert's 25 fps by differentiable linear interpolation, with
 the audio cut / padded to 640 samples per video frame.
 
+With ``guidance.av_gradient_smoothing = λ > 0`` the gradient that reaches the predicted vertices is
+``(I + λL)⁻¹ ∂L_av/∂V`` (uniform mesh Laplacian ``L``; Nicolet et al. 2021, "Large Steps in Inverse
+Rendering of Geometry"): the rasterizer's edge gradients are sparse and of alternating sign on
+neighbouring vertices, and an animator trained on them tears the mouth surface; the preconditioned
+gradient is a smooth, still-descending field. The loss value is unchanged.
+
 The total stage-2 loss is assembled in :mod:`talkbench.training.animator`:
 ``L = λmse·Lmse + λav·L_av + λrlv·Lrlv``.
 """
@@ -20,6 +26,7 @@ import numpy as np
 import torch
 
 from lipread_expert import CharTokenizer, LipReader
+from mesh_renderer import LaplacianPreconditioner
 
 from .config import GuidanceConfig, RenderConfig
 from .renders import render_mouth
@@ -62,9 +69,23 @@ class AVGuidance:
         self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long)
         self.render = render
         self.guidance = guidance
+        self.num_vertices = int(self.faces.max()) + 1
+        self.preconditioner = (
+            LaplacianPreconditioner(self.faces, self.num_vertices, guidance.av_gradient_smoothing)
+            if guidance.av_gradient_smoothing > 0
+            else None
+        )
 
     def mouth_video(self, vertices: torch.Tensor, fps: float) -> torch.Tensor:
-        """``(B, T, V, 3)`` → ``(B, T25, 1, S, S)`` normalised mouth renders (differentiable)."""
+        """``(B, T, V, 3)`` → ``(B, T25, 1, S, S)`` normalised mouth renders (differentiable; with
+        ``guidance.av_gradient_smoothing > 0`` the vertex gradient is Laplacian-preconditioned)."""
+        if self.preconditioner is not None:
+            if vertices.shape[-2] != self.num_vertices:
+                raise ValueError(
+                    f"AVGuidance: the faces index {self.num_vertices} vertices, "
+                    f"the prediction has {vertices.shape[-2]}"
+                )
+            vertices = self.preconditioner(vertices)
         return render_mouth(vertices, self.faces.to(vertices.device), self.lip_indices, fps, self.render)
 
     def __call__(

@@ -9,6 +9,8 @@ in ``<work_dir>/<preset>/`` (checkpoints, GT render caches, reader checkpoints),
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -260,6 +262,23 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
     )
 
 
+def _vq_cache(ctx: GridContext, spec: RunSpec, seed: int) -> Path | None:
+    """Where CodeTalker's stage 1 of (animator, seed) is shared by the grid's variants."""
+    if spec.animator.registry != "codetalker":
+        return None
+    t = ctx.config.training
+    payload = {
+        "animator": spec.animator.model_dump(),
+        "seed": seed,
+        "vq": [t.vq_steps, t.vq_lr, t.max_frames],
+        "data": ctx.data_hash,
+        "code": ctx.code,
+    }
+    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+    name = spec.animator.name.lower().replace(" ", "-")
+    return ctx.work / "checkpoints" / f"{name}-stage1-s{seed}-{key}.pt"
+
+
 def run_cell(
     ctx: GridContext, spec: RunSpec, on_step: Callable[[int, dict[str, float]], None] | None = None
 ) -> Path:
@@ -280,7 +299,7 @@ def run_cell(
             spec, seed, ctx.train, ctx.faces, ctx.masks["lip"].indices, expert, ctx.device, ctx.dist
         )
         ckpt = ctx.work / "checkpoints" / f"{spec.run_id}-s{seed}-{key[:12]}.pt"
-        logs = trainer.fit(ckpt, on_step=on_step, progress=ctx.progress)
+        logs = trainer.fit(ckpt, on_step=on_step, progress=ctx.progress, vq_cache=_vq_cache(ctx, spec, seed))
         if logs:
             ctx.say(f"{spec.run_id} seed {seed}: final loss {logs[-1]['loss']:.4g}")
         if ctx.dist.rank != 0:

@@ -85,3 +85,50 @@ def test_renders_reach_the_expert_at_25_fps() -> None:
 
     assert video.shape[1] == resampled_length(20, 30.0, 25.0)
     assert video.shape[2:] == (1, 44, 44)
+
+
+def _laplacian_by_hand(faces: np.ndarray, n: int) -> np.ndarray:
+    """D − A of the mesh's edge graph, built with plain loops (independent of mesh_renderer)."""
+    adjacency = np.zeros((n, n))
+    for a, b, c in faces:
+        for i, j in ((a, b), (b, c), (c, a)):
+            adjacency[i, j] = adjacency[j, i] = 1.0
+    return np.diag(adjacency.sum(1)) - adjacency
+
+
+def test_smoothing_replaces_the_vertex_gradient_by_the_sobolev_solve() -> None:
+    model, raw, batch = _setup(2)
+    strength = 5.0
+    smooth = AVGuidance(
+        raw.expert,
+        raw.tokenizer,
+        raw.faces,
+        raw.lip_indices.numpy(),
+        raw.render,
+        GuidanceConfig(av_gradient_smoothing=strength),
+    )
+    raw.expert.eval()  # no dropout: both passes see the same expert
+    vertices = model(batch).vertices.detach()
+    grads = []
+    for guidance in (raw, smooth):
+        v = vertices.clone().requires_grad_(True)
+        terms = guidance(v, 30.0, batch.audio, batch.transcript)
+        grads.append((float(terms.loss), torch.autograd.grad(terms.loss, v)[0]))
+    (loss_raw, g_raw), (loss_smooth, g_smooth) = grads
+    assert loss_raw == loss_smooth  # the forward pass is untouched
+    faces = raw.faces.numpy()
+    n = vertices.shape[2]
+    system = np.eye(n) + strength * _laplacian_by_hand(faces, n)
+    expected = np.linalg.solve(system, g_raw[0].permute(1, 0, 2).reshape(n, -1).double().numpy())
+    got = g_smooth[0].permute(1, 0, 2).reshape(n, -1).double().numpy()
+    scale = np.abs(expected).max()
+    assert scale > 0
+    np.testing.assert_allclose(got, expected, atol=1e-4 * scale)
+    # smoother: the high-frequency energy <g, L g> / <g, g> drops
+    lap = _laplacian_by_hand(faces, n)
+    g0 = g_raw[0].permute(1, 0, 2).reshape(n, -1).double().numpy()
+
+    def roughness(g: np.ndarray) -> float:
+        return float(np.sum(g * (lap @ g)) / np.sum(g * g))
+
+    assert roughness(got) < 0.2 * roughness(g0)

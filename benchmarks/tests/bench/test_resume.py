@@ -90,3 +90,42 @@ def test_different_seeds_give_different_models(tiny_config: BenchConfig) -> None
     b.fit()
     sa, sb = _state(a), _state(b)
     assert any(not torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_lip_term_is_applied_on_every_step_of_av_variants(tiny_config: BenchConfig) -> None:
+    # Lrlv is part of the reconstruction objective; only the expensive AV term is intermittent
+    config = tiny_config.model_copy(
+        update={"guidance": tiny_config.guidance.model_copy(update={"av_every": 3})}
+    )
+    trainer = _trainer(config, "faceformer", "av")
+    logs = trainer.fit()
+    assert all("rlv" in log for log in logs)
+    assert ["av" in log for log in logs] == [step % 3 == 0 for step in range(len(logs))]
+    baseline = _trainer(config, "faceformer", "baseline").fit()
+    assert not any("rlv" in log for log in baseline)
+
+
+def test_codetalker_stage1_from_the_shared_cache_gives_the_same_run(
+    tiny_config: BenchConfig, tmp_path: Path
+) -> None:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        cache = tmp_path / "stage1.pt"
+        fresh = _trainer(tiny_config, "codetalker", "baseline")
+        fresh.fit()  # no cache: trains stage 1
+        writer = _trainer(tiny_config, "codetalker", "phonetic")
+        writer.fit(vq_cache=cache)  # trains stage 1 and stores it
+        assert cache.is_file()
+        reader = _trainer(tiny_config, "codetalker", "baseline")
+        reader.fit(vq_cache=cache)  # loads the phonetic run's stage 1
+        a, b = _state(fresh), _state(reader)
+        for k in a:
+            assert torch.equal(a[k], b[k]), k
+        # the stored stage 1 is the one both variants used
+        auto = {k for k in a if k.startswith("model.autoencoder.")}
+        assert auto
+        w = _state(writer)
+        assert all(torch.equal(w[k], a[k]) for k in auto)
+    finally:
+        torch.set_num_threads(threads)

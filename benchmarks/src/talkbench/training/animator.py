@@ -171,11 +171,15 @@ class AnimatorTrainer:
             if name != "mse":
                 terms.append(value)
                 logs[name] = float(value.detach())
-        av_on = self.guidance is not None if use_av is None else use_av
-        if av_on and self.guidance is not None:
+        if self.guidance is not None:
+            # Lrlv is a reconstruction term: it is cheap and applied on every step of the AV
+            # variants. Applying it only with the (intermittent, ``av_every``) AV term gives Adam
+            # periodic gradient spikes on the lip coordinates that leave the lips under-fitted.
             rlv = lip_vertex_mse(pred, target, self.lip_indices)
             terms.append(g.lambda_rlv * rlv)
             logs["rlv"] = float(rlv.detach())
+        av_on = self.guidance is not None if use_av is None else use_av
+        if av_on and self.guidance is not None:
             clip_pred, clip_audio, clip_text = self._av_clip(pred, batch)
             av = self.guidance(clip_pred, float(batch.fps or self.model.fps), clip_audio, clip_text)
             terms.append(g.lambda_av * av.loss)
@@ -308,14 +312,35 @@ class AnimatorTrainer:
         return True
 
     # ------------------------------------------------------------------ the loop
+    def stage1(self, cache: str | Path | None = None, progress: bool = False) -> None:
+        """CodeTalker stage 1, loaded from ``cache`` when present, else trained (and saved there).
+
+        Stage 1 depends only on the animator, the seed, the data and ``training.vq_*``, not on the
+        guidance variant, so a grid shares one per (animator, seed). Either way the torch RNG is
+        re-seeded afterwards, so stage 2 is the same whether stage 1 was trained or loaded.
+        """
+        vq = self.model.autoencoder
+        if cache is not None and Path(cache).is_file():
+            vq.load_state_dict(load_training_state(cache, self.device)["autoencoder"])
+            vq.requires_grad_(False)
+            vq.eval()
+            self.vq_done = True
+        else:
+            self.train_vq(progress)
+            if cache is not None and self.dist.rank == 0:
+                save_training_state(cache, {"autoencoder": vq.state_dict()})
+        torch.manual_seed(int(np.random.default_rng([self.seed, 10]).integers(2**62)))
+
     def fit(
         self,
         checkpoint: str | Path | None = None,
         on_step: Callable[[int, dict[str, float]], None] | None = None,
         progress: bool = False,
+        vq_cache: str | Path | None = None,
     ) -> list[dict[str, float]]:
         """Train to ``training.steps``, resuming from ``checkpoint`` when it exists and saving it
-        every ``training.checkpoint_every`` steps and at the end (rank 0 only)."""
+        every ``training.checkpoint_every`` steps and at the end (rank 0 only). CodeTalker's stage 1
+        comes from ``vq_cache`` when that file exists (see :meth:`stage1`)."""
         from tqdm import tqdm
 
         cfg = self.config.training
@@ -323,7 +348,7 @@ class AnimatorTrainer:
             self.resume(checkpoint)
         main = self.dist.rank == 0
         if not self.vq_done:
-            self.train_vq(progress)
+            self.stage1(vq_cache, progress)
             if checkpoint is not None and main:
                 self.save(checkpoint)
         logs = []

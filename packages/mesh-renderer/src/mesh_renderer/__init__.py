@@ -17,6 +17,7 @@ from .mouth import (
     to_lipreader_input,
 )
 from .normals import face_normals, vertex_normals
+from .preconditioning import LaplacianPreconditioner, uniform_laplacian
 from .renderer import MeshRenderer, get_rasterizer
 from .resample import resample_matrix, resampled_length, temporal_resample
 from .shaders import (
@@ -38,6 +39,7 @@ __all__ = [
     "DirectionalLights",
     "Fragments",
     "LambertShader",
+    "LaplacianPreconditioner",
     "MeshRenderer",
     "MouthCrop",
     "OrthographicCamera",
@@ -70,6 +72,7 @@ __all__ = [
     "resampled_length",
     "temporal_resample",
     "to_lipreader_input",
+    "uniform_laplacian",
     "vertex_normals",
     "write_video",
 ]

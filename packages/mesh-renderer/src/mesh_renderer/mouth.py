@@ -59,7 +59,10 @@ class MouthCrop:
 
 
 def _lip_index_tensor(lip_indices: torch.Tensor | np.ndarray | list[int], num_vertices: int) -> torch.Tensor:
-    idx = torch.as_tensor(np.asarray(lip_indices), dtype=torch.int64).reshape(-1)
+    if isinstance(lip_indices, torch.Tensor):
+        idx = lip_indices.detach().to(device="cpu", dtype=torch.int64).reshape(-1)
+    else:  # torch.tensor copies: read-only (memory-mapped) index arrays are fine
+        idx = torch.tensor(np.asarray(lip_indices, dtype=np.int64)).reshape(-1)
     if idx.numel() == 0:
         raise ValueError("lip_indices is empty: pass the vertex ids of the lip region")
     if int(idx.min()) < 0 or int(idx.max()) >= num_vertices:
