@@ -38,14 +38,17 @@ def test_bad_faces_are_refused() -> None:
         uniform_laplacian(torch.tensor([0, 1, 2]), 4)
     with pytest.raises(ValueError, match="strength"):
         LaplacianPreconditioner(SQUARE_FACES, 4, -1.0)
+    with pytest.raises(ValueError, match="method"):
+        LaplacianPreconditioner(SQUARE_FACES, 4, 1.0, method="qr")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("method", ["direct", "cg"])
 @pytest.mark.parametrize("strength", [0.5, 4.0])
-def test_backward_solves_the_sobolev_system(strength: float) -> None:
+def test_backward_solves_the_sobolev_system(strength: float, method: str) -> None:
     gen = torch.Generator().manual_seed(0)
     vertices = torch.randn(2, 3, 4, 3, generator=gen, dtype=torch.float64, requires_grad=True)
     weights = torch.randn(2, 3, 4, 3, generator=gen, dtype=torch.float64)
-    pre = LaplacianPreconditioner(SQUARE_FACES, 4, strength)
+    pre = LaplacianPreconditioner(SQUARE_FACES, 4, strength, method=method)
     out = pre(vertices)
     # forward: the identity
     torch.testing.assert_close(out, vertices, rtol=0, atol=0)
@@ -63,10 +66,11 @@ def test_rigid_translation_gradient_passes_unchanged() -> None:
     torch.testing.assert_close(vertices.grad, direction.expand(1, 4, 3), rtol=1e-5, atol=1e-6)
 
 
-def test_spike_is_spread_over_the_mesh_and_stays_a_descent_direction(biwi) -> None:
+@pytest.mark.parametrize("method", ["direct", "cg"])
+def test_spike_is_spread_over_the_mesh_and_stays_a_descent_direction(biwi, method: str) -> None:
     verts, faces, lips = biwi
     n = verts.shape[0]
-    pre = LaplacianPreconditioner(faces, n, 20.0)
+    pre = LaplacianPreconditioner(faces, n, 20.0, method=method)
     x = verts[None].clone().requires_grad_(True)
     spike = torch.zeros(1, n, 3)
     spike[0, int(lips[0]), 2] = 1.0
@@ -89,3 +93,12 @@ def test_strength_zero_and_no_grad_are_identities() -> None:
     assert LaplacianPreconditioner(SQUARE_FACES, 4, 1.0)(frozen) is frozen
     with pytest.raises(ValueError, match=r"\(\.\.\., 4, 3\)"):
         LaplacianPreconditioner(SQUARE_FACES, 4, 1.0)(torch.zeros(1, 5, 3, requires_grad=True))
+
+
+def test_direct_and_conjugate_gradient_solves_agree_on_the_real_topology(biwi) -> None:
+    verts, faces, _ = biwi
+    n = verts.shape[0]
+    grad = torch.randn(2, n, 3, generator=torch.Generator().manual_seed(1))
+    direct = LaplacianPreconditioner(faces, n, 50.0, method="direct").solve(grad)
+    cg = LaplacianPreconditioner(faces, n, 50.0, method="cg", tol=1e-8).solve(grad)
+    torch.testing.assert_close(cg, direct, rtol=1e-4, atol=1e-5 * float(direct.abs().max()))

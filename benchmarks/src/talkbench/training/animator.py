@@ -130,7 +130,8 @@ class AnimatorTrainer:
                 params.append(
                     {"params": list(model.parameters()), "lr": g.expert_lr or self.config.training.lr}
                 )
-        self.optimizer = torch.optim.Adam(params)
+        # foreach: one fused update over all tensors (the CPU default is a Python loop over them)
+        self.optimizer = torch.optim.Adam(params, foreach=True)
         self.step_index = 0
         self.vq_done = run.animator.registry != "codetalker"
 
