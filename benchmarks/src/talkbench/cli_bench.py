@@ -88,26 +88,15 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         overrides: list[str] | None = typer.Argument(None, help="config overrides key=value"),
     ) -> None:
         """Train one grid cell for one seed (resumes from its checkpoint). Multi-GPU: run under torchrun."""
-        from .results import code_version, run_cache_key
         from .run import prepare
-        from .training.animator import AnimatorTrainer
 
         config = _load(preset, overrides or [], fail)
         spec = _spec(config, animator, variant, fail)
         ctx = prepare(config, _RESULTS, progress_enabled(), _say)
-        key = run_cache_key(spec.resolved(), ctx.data_hash, code_version())
-        trainer = AnimatorTrainer(
-            spec,
-            seed,
-            ctx.train,
-            ctx.faces,
-            ctx.masks["lip"].indices,
-            ctx.expert if spec.uses_av else None,
-            ctx.device,
-            ctx.dist,
+        ckpt = ctx.checkpoint(spec, seed)
+        logs = ctx.trainer(spec, seed).fit(
+            ckpt, progress=progress_enabled(), vq_cache=ctx.stage1_cache(spec, seed)
         )
-        ckpt = ctx.work / "checkpoints" / f"{spec.run_id}-s{seed}-{key[:12]}.pt"
-        logs = trainer.fit(ckpt, progress=progress_enabled())
         _say(f"{spec.run_id} seed {seed}: {len(logs)} steps, checkpoint {ckpt}")
 
     @app.command("eval")
@@ -151,31 +140,19 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         from mesh_renderer import render_video
 
         from .renders import camera_for
-        from .results import code_version, run_cache_key
         from .run import prepare
-        from .training.animator import AnimatorTrainer
         from .training.data import load_split, to_animator_input
 
         config = _load(preset, overrides or [], fail)
         spec = _spec(config, animator, variant, fail)
         ctx = prepare(config, _RESULTS, progress_enabled(), _say)
-        key = run_cache_key(spec.resolved(), ctx.data_hash, code_version())
-        ckpt = ctx.work / "checkpoints" / f"{spec.run_id}-s{seed}-{key[:12]}.pt"
+        ckpt = ctx.checkpoint(spec, seed)
         if not ckpt.is_file():
             fail(
                 f"{ckpt}: no checkpoint; train first: talkbench train --preset {preset} "
                 f"--animator {animator} --variant {variant} --seed {seed}"
             )
-        trainer = AnimatorTrainer(
-            spec,
-            seed,
-            ctx.train,
-            ctx.faces,
-            ctx.masks["lip"].indices,
-            ctx.expert if spec.uses_av else None,
-            ctx.device,
-            ctx.dist,
-        )
+        trainer = ctx.trainer(spec, seed)
         trainer.resume(ckpt)
         tests = load_split(config, "test")
         if not 0 <= sample < len(tests):

@@ -69,22 +69,16 @@ class AVGuidance:
         self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long)
         self.render = render
         self.guidance = guidance
-        self.num_vertices = int(self.faces.max()) + 1
-        self.preconditioner = (
-            LaplacianPreconditioner(self.faces, self.num_vertices, guidance.av_gradient_smoothing)
-            if guidance.av_gradient_smoothing > 0
-            else None
-        )
+        self.preconditioner: LaplacianPreconditioner | None = None
 
     def mouth_video(self, vertices: torch.Tensor, fps: float) -> torch.Tensor:
         """``(B, T, V, 3)`` → ``(B, T25, 1, S, S)`` normalised mouth renders (differentiable; with
         ``guidance.av_gradient_smoothing > 0`` the vertex gradient is Laplacian-preconditioned)."""
-        if self.preconditioner is not None:
-            if vertices.shape[-2] != self.num_vertices:
-                raise ValueError(
-                    f"AVGuidance: the faces index {self.num_vertices} vertices, "
-                    f"the prediction has {vertices.shape[-2]}"
-                )
+        strength = self.guidance.av_gradient_smoothing
+        if strength > 0:
+            # built for the prediction's vertex count; it checks the faces against it
+            if self.preconditioner is None or self.preconditioner.num_vertices != vertices.shape[-2]:
+                self.preconditioner = LaplacianPreconditioner(self.faces, vertices.shape[-2], strength)
             vertices = self.preconditioner(vertices)
         return render_mouth(vertices, self.faces.to(vertices.device), self.lip_indices, fps, self.render)
 

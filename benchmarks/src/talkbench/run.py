@@ -115,6 +115,40 @@ class GridContext:
     def mask_refs(self) -> dict[str, MaskRef]:
         return {k: MaskRef(id=m.id, sha256=m.sha256) for k, m in self.masks.items()}
 
+    def trainer(self, spec: RunSpec, seed: int) -> AnimatorTrainer:
+        """The stage-2 trainer of one grid cell and seed (with the stage-1 expert for AV variants)."""
+        return AnimatorTrainer(
+            spec,
+            seed,
+            self.train,
+            self.faces,
+            self.masks["lip"].indices,
+            self.expert if spec.uses_av else None,
+            self.device,
+            self.dist,
+        )
+
+    def checkpoint(self, spec: RunSpec, seed: int) -> Path:
+        """The training checkpoint of one grid cell and seed, keyed like its run cache."""
+        key = run_cache_key(spec.resolved(), self.data_hash, self.code)
+        return self.work / "checkpoints" / f"{spec.run_id}-s{seed}-{key[:12]}.pt"
+
+    def stage1_cache(self, spec: RunSpec, seed: int) -> Path | None:
+        """Where CodeTalker's stage 1 of (animator, seed) is shared by the grid's variants."""
+        if spec.animator.registry != "codetalker":
+            return None
+        t = self.config.training
+        payload = {
+            "animator": spec.animator.model_dump(),
+            "seed": seed,
+            "vq": [t.vq_steps, t.vq_lr, t.max_frames],
+            "data": self.data_hash,
+            "code": self.code,
+        }
+        key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+        name = spec.animator.name.lower().replace(" ", "-")
+        return self.work / "checkpoints" / f"{name}-stage1-s{seed}-{key}.pt"
+
     def reader_ref(self) -> ReaderRef:
         return ReaderRef(
             id=f"talkbench-{self.config.name}-video-{self.config.reader.preset}",
@@ -262,23 +296,6 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
     )
 
 
-def _vq_cache(ctx: GridContext, spec: RunSpec, seed: int) -> Path | None:
-    """Where CodeTalker's stage 1 of (animator, seed) is shared by the grid's variants."""
-    if spec.animator.registry != "codetalker":
-        return None
-    t = ctx.config.training
-    payload = {
-        "animator": spec.animator.model_dump(),
-        "seed": seed,
-        "vq": [t.vq_steps, t.vq_lr, t.max_frames],
-        "data": ctx.data_hash,
-        "code": ctx.code,
-    }
-    key = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
-    name = spec.animator.name.lower().replace(" ", "-")
-    return ctx.work / "checkpoints" / f"{name}-stage1-s{seed}-{key}.pt"
-
-
 def run_cell(
     ctx: GridContext, spec: RunSpec, on_step: Callable[[int, dict[str, float]], None] | None = None
 ) -> Path:
@@ -293,13 +310,14 @@ def run_cell(
     records: list[PerSampleRecord] = []
     video = None
     t0 = time.perf_counter()
-    expert = ctx.expert if spec.uses_av else None
     for i, seed in enumerate(c.seeds):
-        trainer = AnimatorTrainer(
-            spec, seed, ctx.train, ctx.faces, ctx.masks["lip"].indices, expert, ctx.device, ctx.dist
+        trainer = ctx.trainer(spec, seed)
+        logs = trainer.fit(
+            ctx.checkpoint(spec, seed),
+            on_step=on_step,
+            progress=ctx.progress,
+            vq_cache=ctx.stage1_cache(spec, seed),
         )
-        ckpt = ctx.work / "checkpoints" / f"{spec.run_id}-s{seed}-{key[:12]}.pt"
-        logs = trainer.fit(ckpt, on_step=on_step, progress=ctx.progress, vq_cache=_vq_cache(ctx, spec, seed))
         if logs:
             ctx.say(f"{spec.run_id} seed {seed}: final loss {logs[-1]['loss']:.4g}")
         if ctx.dist.rank != 0:
