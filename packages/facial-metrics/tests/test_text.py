@@ -41,6 +41,32 @@ def test_normalizer(raw, expected):
     assert normalize_transcript(raw) == expected
 
 
+UNICODE_TEXTS = ["café naïve", "İstanbul", "Ångström ﬁnal", "Ｆｕｌｌ width", "Zoë's coöperation"]
+
+
+@pytest.mark.parametrize("text", UNICODE_TEXTS)
+@pytest.mark.parametrize("form", ["NFC", "NFD", "NFKC", "NFKD"])
+def test_unicode_normal_forms_score_zero(text, form):
+    import unicodedata
+
+    other = unicodedata.normalize(form, text)
+    assert char_error_rate([text], [other]) == 0.0
+    assert word_error_rate([text], [other]) == 0.0
+    assert char_error_rate([other], [text]) == 0.0
+
+
+def test_combining_marks_stay_with_their_letter():
+    # "café naïve" written with combining accents (NFD) is two words, not four.
+    nfd = "cafe\u0301 nai\u0308ve"
+    assert normalize_transcript(nfd) == "caf\u00e9 na\u00efve"
+    assert len(normalize_transcript(nfd).split()) == 2
+    # Lower-casing U+0130 gives "i" + U+0307; the dot stays on the i.
+    assert normalize_transcript("İstanbul") == "i\u0307stanbul"
+    assert normalize_transcript("ﬁne") == "fine"
+    # A mark with no letter before it is not a letter.
+    assert normalize_transcript("\u0301 a") == "a"
+
+
 def test_cer_wer_equal_jiwer():
     refs = [normalize_transcript(r) for r in REFS]
     hyps = [normalize_transcript(h) for h in HYPS]

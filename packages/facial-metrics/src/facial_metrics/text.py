@@ -3,12 +3,16 @@ r"""Character and word error rates (CER, WER) of lip-reading transcripts, throug
 Both strings are first passed through :func:`normalize_transcript`, the one text normaliser of this
 package (AV-guidance paper ``compute_metric_cerver_step*.py``, ``methods.md`` §1.8):
 
-1. lower-case;
-2. every character that is not a letter becomes a space (digits, punctuation, apostrophes:
-   "don't" → "don t", "R2-D2" → "r d");
-3. runs of whitespace collapse to one space; leading / trailing spaces are removed.
+1. Unicode NFKC normalisation (composed and decomposed spellings of "café", and compatibility
+   forms such as the "ﬁ" ligature or full-width letters, become one string);
+2. lower-case, then NFKC again (lower-casing "İ" yields "i" + U+0307 COMBINING DOT ABOVE);
+3. every character that is not a letter becomes a space (digits, punctuation, apostrophes:
+   "don't" → "don t", "R2-D2" → "r d"); a combining mark (Unicode category ``M*``) that follows a
+   letter stays with it, so "İstanbul" → "i̇stanbul", not "i stanbul";
+4. runs of whitespace collapse to one space; leading / trailing spaces are removed.
 
-Letters are Unicode letters (``str.isalpha``), so accented words survive.
+Letters are Unicode letters (``str.isalpha``), so accented words survive, and the same transcript
+in any Unicode normal form (NFC, NFD, NFKC, NFKD) normalises to the same string.
 
 With :math:`S, D, I` the substitutions, deletions and insertions of the Levenshtein alignment and
 :math:`N` the reference length (characters, spaces included, for CER; words for WER):
@@ -25,7 +29,7 @@ defined rate and is rejected.
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Literal
 
@@ -46,14 +50,28 @@ __all__ = [
 
 Aggregate = Literal["utterance", "corpus"]
 _AGGREGATES = ("utterance", "corpus")
-_NON_LETTER = re.compile(r"[\W\d_]+")
 
 
 def normalize_transcript(text: str) -> str:
-    """Lower-case, turn non-letters into spaces, collapse whitespace (see the module docstring)."""
+    """NFKC, lower-case, non-letters to spaces (marks stay with their letter), collapse whitespace.
+
+    See the module docstring for the exact steps.
+    """
     if not isinstance(text, str):
         raise TypeError(f"transcript must be a str, got {type(text).__name__}")
-    return " ".join(_NON_LETTER.sub(" ", text.lower()).split())
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).lower())
+    out: list[str] = []
+    after_letter = False
+    for ch in folded:
+        if ch.isalpha():
+            out.append(ch)
+            after_letter = True
+        elif after_letter and unicodedata.category(ch).startswith("M"):
+            out.append(ch)
+        else:
+            out.append(" ")
+            after_letter = False
+    return " ".join("".join(out).split())
 
 
 def _check_pairs(references: Sequence[str], hypotheses: Sequence[str]) -> None:
