@@ -52,3 +52,87 @@ def test_align_command_writes_cached_alignments(tiny_corpus: Path, tmp_path: Pat
     truth = (tiny_corpus / "transcripts" / "synth11.txt").read_text().splitlines()[0]
     assert payload["transcript"] == truth and [w[0] for w in payload["words"]] == truth.split()
     assert payload["source"] == "pocketsphinx forced alignment"
+
+
+class _RunsCode:
+    """Pickles to a call of ``os.system`` (what a malicious pickle carries)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, (f"touch {self.marker}",))
+
+
+def _main(argv: list[str]) -> int:
+    from talkbench.cli import main
+
+    try:
+        main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_data_info_malicious_templates_is_one_line(tmp_path: Path, capsys) -> None:
+    import pickle
+
+    root = tmp_path / "voca"
+    (root / "vertices_npy").mkdir(parents=True)
+    (root / "templates.pkl").write_bytes(pickle.dumps(_RunsCode(tmp_path / "pwned")))
+    code = _main(["data", "info", str(root), "--protocol", "vocaset"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert str(root / "templates.pkl") in err and "posix.system" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "pwned").exists()
+
+
+def _truncated_checkpoint(tmp_path: Path) -> Path:
+    import torch
+
+    good = tmp_path / "good.pt"
+    torch.save({"step": 3, "model": {"w": torch.zeros(64, 64)}}, good)
+    bad = tmp_path / "cell-s0.pt"
+    bad.write_bytes(good.read_bytes()[:300])
+    return bad
+
+
+def test_train_and_eval_with_truncated_checkpoint_print_one_line(tmp_path: Path, capsys, monkeypatch) -> None:
+    import pytest
+
+    import talkbench.run
+    from talkbench.training.checkpoint import CheckpointError, load_training_state
+
+    bad = _truncated_checkpoint(tmp_path)
+
+    def prepare(*args, **kwargs):  # the grid's first checkpoint read (resume) meets the bad file
+        return load_training_state(bad)
+
+    monkeypatch.setattr(talkbench.run, "prepare", prepare)
+    for argv in (
+        ["train", "--animator", "faceformer", "-p", "smoke"],
+        ["eval", "-p", "smoke", "--results", str(tmp_path / "res")],
+    ):
+        code = _main(argv)
+        err = capsys.readouterr().err
+        assert code == 1, err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+        assert str(bad) in err and "truncated or corrupt" in err and "training checkpoint" in err
+    with pytest.raises(CheckpointError, match=r"cell-s0\.pt"):
+        _main(["--debug", "train", "--animator", "faceformer", "-p", "smoke"])
+
+
+def test_unexpected_errors_name_their_type(tmp_path: Path, capsys, monkeypatch) -> None:
+    import talkbench.run
+
+    def prepare(*args, **kwargs):
+        raise IndexError("pop from empty list")
+
+    monkeypatch.setattr(talkbench.run, "prepare", prepare)
+    assert _main(["train", "--animator", "faceformer", "-p", "smoke"]) == 1
+    err = capsys.readouterr().err
+    assert "error: IndexError: pop from empty list" in err and "--debug" in err
+    assert "Traceback" not in err

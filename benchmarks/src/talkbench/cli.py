@@ -4,12 +4,19 @@ Commands: ``run`` (the whole grid → results → leaderboard site), ``train`` (
 seed), ``eval`` (evaluate one grid cell from its checkpoints), ``render`` (side-by-side sample
 video), ``leaderboard build`` and the ``data`` group (``synth``, ``convert-vocaset``, ``align``,
 ``info``, ``probe``). Configs: a preset name or YAML path plus ``key=value`` overrides.
+
+An error (bad data, config, checkpoint, ...) ends the command with one line on stderr,
+``error: <message>``, and exit status 1; ``talkbench --debug <command>`` (or the environment
+variable ``TALKBENCH_DEBUG=1``) shows the full traceback instead.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import pickle
 import re
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -46,6 +53,36 @@ def _regress_app() -> typer.Typer:
 app.add_typer(_regress_app(), name="regress")
 
 _PROTOCOLS = ("vocaset", "biwi-test-a", "biwi-test-b", "synth")
+
+
+_STATE = {"debug": False}
+#: exception types whose message is meant for the user as it is (it names the file / key)
+_USER_ERRORS: tuple[type[BaseException], ...] = (FileNotFoundError, pickle.UnpicklingError)
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show the full traceback of an error instead of one line")
+    ] = False,
+) -> None:
+    _STATE["debug"] = debug
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line, prefixed by its type unless it is a user-facing error."""
+    from facial_animator import CheckpointError as AnimatorCheckpointError
+    from lipread_expert import CheckpointError as ReaderCheckpointError
+
+    from .config import ConfigError
+    from .datasets.checks import DataError
+    from .training.checkpoint import CheckpointError
+
+    known = (DataError, ConfigError, CheckpointError, AnimatorCheckpointError, ReaderCheckpointError)
+    text = " ".join(str(exc).split()) or "(no message)"
+    if isinstance(exc, known + _USER_ERRORS):
+        return text
+    return f"{type(exc).__name__}: {text}"
 
 
 def _fail(message: str) -> None:
@@ -197,7 +234,7 @@ def data_info(
                     frames += s.num_frames
                     seconds += s.duration_s
                 entry.update(frames=int(frames), minutes=round(seconds / 60, 2))
-        except (DataError, FileNotFoundError, ValueError, OSError) as exc:
+        except (DataError, FileNotFoundError, ValueError, OSError, pickle.UnpicklingError) as exc:
             _fail(str(exc))
         report[split] = entry
     if as_json:
@@ -232,9 +269,30 @@ from .cli_bench import register as _register_bench  # noqa: E402
 _register_bench(app, _fail)
 
 
-def main() -> None:
-    """Console-script entry point (``talkbench``)."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point (``talkbench``).
+
+    An exception raised by a command becomes one line ``error: <message>`` on stderr and exit
+    status 1 (130 for Ctrl-C), unless ``--debug`` or ``TALKBENCH_DEBUG=1`` asks for the traceback.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    _STATE["debug"] = False
+    try:
+        app(args=args, prog_name="talkbench")
+    except KeyboardInterrupt:
+        if _STATE["debug"] or os.environ.get("TALKBENCH_DEBUG"):
+            raise
+        typer.secho("error: interrupted", err=True, fg=typer.colors.RED)
+        raise SystemExit(130) from None
+    except Exception as exc:
+        if _STATE["debug"] or os.environ.get("TALKBENCH_DEBUG"):
+            raise
+        typer.secho(
+            f"error: {_one_line(exc)} (talkbench --debug ... shows the traceback)",
+            err=True,
+            fg=typer.colors.RED,
+        )
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -81,12 +81,21 @@ def render_samples(
     """
     from tqdm import tqdm
 
-    from .training.checkpoint import save_training_state
+    from .training.checkpoint import CheckpointError, load_training_state, save_training_state
 
     path = Path(cache_dir) / f"renders-{label}-{_key(samples, cfg, data_hash)}.pt"
     if path.is_file():
-        stored = torch.load(path, weights_only=True)
-        return [v.float() for v in stored["videos"]]
+        stored = load_training_state(path, expected="a ground-truth renders cache (delete it to re-render)")
+        videos = stored.get("videos")
+        if (
+            not isinstance(videos, list)
+            or len(videos) != len(samples)
+            or not all(isinstance(v, torch.Tensor) for v in videos)
+        ):
+            raise CheckpointError(
+                f"{path}: expected a renders cache of {len(samples)} videos; delete it to re-render"
+            )
+        return [v.float() for v in videos]
     videos = []
     for s in tqdm(samples, desc=f"render {label}", disable=not progress):
         faces = torch.from_numpy(np.asarray(s.faces, dtype=np.int64))

@@ -16,7 +16,13 @@ from typing import Any
 
 import torch
 
-__all__ = ["capture_rng", "load_training_state", "restore_rng", "save_training_state"]
+from facial_animator.checkpoint_io import describe_load_failure
+
+__all__ = ["CheckpointError", "capture_rng", "load_training_state", "restore_rng", "save_training_state"]
+
+
+class CheckpointError(ValueError):
+    """A talkbench checkpoint or cache file that cannot be read; the message names the file."""
 
 
 def capture_rng() -> dict[str, Any]:
@@ -53,13 +59,22 @@ def save_training_state(path: str | os.PathLike[str], state: dict[str, Any]) -> 
 
 
 def load_training_state(
-    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+    path: str | os.PathLike[str],
+    map_location: str | torch.device = "cpu",
+    expected: str = "a talkbench training checkpoint",
 ) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_training_state` (``weights_only=True``)."""
+    """Read a checkpoint written by :func:`save_training_state` (``weights_only=True``).
+
+    An empty, truncated, non-torch or code-carrying file, or one that does not hold a dict, raises
+    :class:`CheckpointError` naming the file, ``expected`` and the problem.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise ValueError(f"{path}: not a readable training checkpoint ({exc})") from exc
+        raise CheckpointError(f"{path}: expected {expected}; {describe_load_failure(path, exc)}") from exc
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: expected {expected} (a dict), got {type(state).__name__}")
+    return state

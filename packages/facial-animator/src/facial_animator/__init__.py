@@ -5,6 +5,7 @@ Animator classes are imported lazily: ``get_animator("faceformer")`` imports Fac
 
 from ._version import __version__
 from .base import AUDIO_SAMPLE_RATE, Alignment, Animator, AnimatorInput, AnimatorOutput
+from .checkpoint_io import CheckpointError
 from .registry import _REGISTRY as _BUILTIN_ANIMATORS
 from .registry import (
     ENTRY_POINT_GROUP,
@@ -29,6 +30,7 @@ __all__ = [
     "Animator",
     "AnimatorInput",
     "AnimatorOutput",
+    "CheckpointError",
     "UnknownAnimatorError",
     "__version__",
     "build_animator",

@@ -2,7 +2,7 @@
 CTC/attention loss, decoding, official-checkpoint loading and training utilities."""
 
 from ._version import __version__
-from .checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from .config import MODALITIES, OFFICIAL_ODIM, PRESETS, LipReaderConfig, Modality, get_preset
 from .decoding import Hypothesis, beam_search, decode_texts, greedy_ctc, greedy_decode, transcribe
 from .input_spec import InputSpec, resample_time
@@ -34,6 +34,7 @@ __all__ = [
     "PRESETS",
     "Batch",
     "CharTokenizer",
+    "CheckpointError",
     "EncoderOutput",
     "Hypothesis",
     "InputSpec",

@@ -13,6 +13,8 @@ never leaves a half-written checkpoint.
 from __future__ import annotations
 
 import os
+import pickle
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,50 @@ from .input_spec import InputSpec
 from .model import LipReader
 
 FORMAT = "lipread-expert/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read as what it should be; the message names the file.
+
+    Raised for empty, truncated, non-torch and code-carrying (refused by ``weights_only``) files,
+    and for files of the wrong kind.
+    """
+
+
+def _load_problem(path: Path, exc: BaseException) -> str:
+    """One line saying why ``torch.load`` failed on ``path``."""
+    try:
+        head = path.read_bytes()[:8]
+    except OSError as err:
+        return f"cannot be read ({err})"
+    text = str(exc)
+    if not head:
+        return "the file is empty"
+    if not head.startswith((b"PK", b"\x80")):
+        return f"not a torch.save file (starts with {head!r})"
+    if isinstance(exc, pickle.UnpicklingError) and "Weights only load failed" in text:
+        m = re.search(r"GLOBAL (\S+)", text) or re.search(r"WeightsUnpickler error:\s*(.+)", text)
+        detail = f" ({m.group(1).strip()})" if m else ""
+        return (
+            "it holds objects other than tensors and plain containers, refused by weights-only "
+            f"loading{detail}; it may carry code and is not loaded"
+        )
+    if head.startswith(b"PK"):
+        return f"a truncated or corrupt torch.save archive ({type(exc).__name__})"
+    first = text.strip().splitlines()[0][:160] if text.strip() else ""
+    return f"not a readable torch.save file ({type(exc).__name__}{': ' + first if first else ''})"
+
+
+def torch_load_file(path: str | Path, expected: str, map_location: str | torch.device = "cpu") -> Any:
+    """``torch.load(path, weights_only=True)``; any failure is a :class:`CheckpointError` naming
+    ``path``, what was ``expected`` (e.g. "an auto-avsr checkpoint") and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: expected {expected}; {_load_problem(path, exc)}") from exc
 
 
 def save_checkpoint(
@@ -69,11 +115,9 @@ def save_checkpoint(
 def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """The checkpoint dict, read with ``weights_only=True``; raises if it is not ours."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    payload = torch.load(path, map_location=map_location, weights_only=True)
+    payload = torch_load_file(path, f"a lipread-expert checkpoint ({FORMAT})", map_location)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ValueError(
+        raise CheckpointError(
             f"{path} is not a lipread-expert checkpoint (format {FORMAT}); for official auto-avsr "
             "weights use load_official_checkpoint"
         )

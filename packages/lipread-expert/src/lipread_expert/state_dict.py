@@ -21,6 +21,8 @@ from typing import Literal
 import torch
 from torch import nn
 
+from .checkpoint import CheckpointError, torch_load_file
+
 Layout = Literal["auto", "8acf580", "main"]
 LAYOUTS = ("8acf580", "main")
 
@@ -116,7 +118,7 @@ def unwrap_checkpoint(obj: object, source: str = "checkpoint") -> dict[str, torc
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]
     if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{source}: expected a mapping of parameter names to tensors")
+        raise CheckpointError(f"{source}: expected a mapping of parameter names to tensors")
     sd = dict(obj)
     if sd and all(k.startswith("model.") for k in sd):
         sd = {k[len("model.") :]: v for k, v in sd.items()}
@@ -164,8 +166,5 @@ def load_official_checkpoint(
     model: nn.Module, path: str | Path, layout: Layout = "auto", strict: bool = True
 ) -> LoadReport:
     """Read an official ``.pth`` with ``torch.load(weights_only=True)`` and load it (see above)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = torch_load_file(path, "an auto-avsr checkpoint (a state_dict of tensors)")
     return load_official_state_dict(model, unwrap_checkpoint(obj, str(path)), layout, strict)

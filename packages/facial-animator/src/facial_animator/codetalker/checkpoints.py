@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 from torch import Tensor, nn
+
+from ..checkpoint_io import CheckpointError, torch_load_file
 
 __all__ = ["load_stage1_state", "read_state_dict"]
 
@@ -20,11 +21,11 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CodeTalker checkpoint not found: {path}")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = torch_load_file(path, "a CodeTalker checkpoint ({'state_dict': {name: tensor}})")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise ValueError(
+        raise CheckpointError(
             f"{path}: expected {{'state_dict': {{name: tensor}}}} (official layout), "
             f"got {type(state).__name__}"
         )

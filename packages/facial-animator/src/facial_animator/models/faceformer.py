@@ -35,6 +35,7 @@ from ..audio import build_audio_encoder
 from ..audio.frame_rate import FrameRateMode
 from ..base import Animator, AnimatorInput, AnimatorOutput
 from ..blocks import PeriodicPositionalEncoding, alignment_mask, periodic_causal_bias
+from ..checkpoint_io import CheckpointError, torch_load_file
 from ..losses import PhoneticContextAwareLoss
 from ..registry import register_animator
 from .cached_decoding import CachedDecoder
@@ -303,9 +304,11 @@ class FaceFormer(Animator):
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"FaceFormer checkpoint not found: {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = torch_load_file(path, f"a FaceFormer {self.dataset} state_dict (dict of tensors)")
         if not isinstance(state, dict):
-            raise ValueError(f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}")
+            raise CheckpointError(
+                f"{path}: expected a state_dict (dict of tensors), got {type(state).__name__}"
+            )
         if "state_dict" in state and isinstance(state["state_dict"], dict):
             state = state["state_dict"]
         own = self.state_dict()
