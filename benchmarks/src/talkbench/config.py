@@ -176,10 +176,51 @@ class EvalConfig(_Strict):
     #: ``all_train_styles`` protocols: condition on the first n training styles only (``None``: all,
     #: the protocol's definition; smaller values are a budget shortcut and are recorded in the config)
     max_styles: int | None = Field(default=None, ge=1)
+    #: one of ``facial_metrics.LVE_VARIANTS``
     lve_variant: str = "max_sq"
+    #: one of ``facial_metrics.FDD_VARIANTS``
     fdd_variant: str = "codetalker"
+    #: ``<viseme map>:<phone source>:<aggregate>``, each part one of facial_metrics' values
     ver_variant: str = "spectre:espeak:utterance"
     text_aggregate: Literal["utterance", "corpus"] = "utterance"
+
+    @field_validator("lve_variant")
+    @classmethod
+    def _lve(cls, v: str) -> str:
+        from facial_metrics import LVE_VARIANTS
+
+        return _one_of(v, LVE_VARIANTS)
+
+    @field_validator("fdd_variant")
+    @classmethod
+    def _fdd(cls, v: str) -> str:
+        from facial_metrics import FDD_VARIANTS
+
+        return _one_of(v, FDD_VARIANTS)
+
+    @field_validator("ver_variant")
+    @classmethod
+    def _ver(cls, v: str) -> str:
+        from typing import get_args
+
+        from facial_metrics import list_viseme_maps
+        from facial_metrics.phonemes import PhoneSource
+        from facial_metrics.text import Aggregate
+
+        parts = v.split(":")
+        if len(parts) != 3:
+            raise ValueError(f"expected '<viseme map>:<phone source>:<aggregate>', got {v!r}")
+        allowed = (tuple(list_viseme_maps()), get_args(PhoneSource), get_args(Aggregate))
+        for part, values, what in zip(parts, allowed, ("viseme map", "phone source", "aggregate")):
+            if part not in values:
+                raise ValueError(f"{v!r}: {what} {part!r} is not one of {', '.join(values)}")
+        return v
+
+
+def _one_of(value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{value!r} is not one of {', '.join(allowed)}")
+    return value
 
 
 class AnimatorSpec(_Strict):

@@ -86,3 +86,53 @@ def test_resolved_config_differs_per_cell() -> None:
     assert base.resolved()["expert"] is None  # the expert is no input of a run without AV guidance
     av = next(s for s in specs if s.variant == "av")
     assert av.resolved()["expert"]["preset"] == "nano"
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "allowed"),
+    [
+        ("lve_variant", "max_sqq", "LVE_VARIANTS"),
+        ("fdd_variant", "signed", "FDD_VARIANTS"),
+        ("ver_variant", "spectre:festival:utterance", None),
+        ("ver_variant", "visemes15:espeak:utterance", None),
+        ("ver_variant", "spectre:espeak", None),
+    ],
+)
+def test_metric_variants_are_checked_at_load(key: str, bad: str, allowed: str | None) -> None:
+    import facial_metrics
+
+    with pytest.raises(ConfigError) as err:
+        load_config("smoke", [f"eval.{key}={bad}"])
+    msg = str(err.value)
+    assert "smoke.yaml" in msg and f"eval.{key}" in msg and repr(bad) in msg
+    for value in getattr(facial_metrics, allowed) if allowed else ():
+        assert value in msg
+
+
+def test_every_facial_metrics_variant_is_accepted() -> None:
+    import facial_metrics
+
+    for v in facial_metrics.LVE_VARIANTS:
+        assert load_config("smoke", [f"eval.lve_variant={v}"]).eval.lve_variant == v
+    for v in facial_metrics.FDD_VARIANTS:
+        assert load_config("smoke", [f"eval.fdd_variant={v}"]).eval.fdd_variant == v
+    for vmap in facial_metrics.list_viseme_maps():
+        for source in ("cmudict", "espeak"):
+            for agg in ("utterance", "corpus"):
+                value = f"{vmap}:{source}:{agg}"
+                assert load_config("smoke", [f"eval.ver_variant={value}"]).eval.ver_variant == value
+
+
+def test_bad_metric_variant_fails_before_any_work(monkeypatch, capsys) -> None:
+    import talkbench.run
+    from talkbench.cli import main
+
+    def run_grid(*args, **kwargs):
+        raise AssertionError("the grid must not start")
+
+    monkeypatch.setattr(talkbench.run, "run_grid", run_grid)
+    with pytest.raises(SystemExit) as exit_:
+        main(["run", "-p", "smoke", "--no-site", "eval.lve_variant=max_sqq"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1
+    assert "eval.lve_variant" in err and "max_sq, max_l2, mean_l2" in err and "Traceback" not in err
