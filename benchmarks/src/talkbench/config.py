@@ -66,6 +66,9 @@ class DataConfig(_Strict):
     corpus_pool: int | None = Field(default=None, ge=0)
     #: train on at most this many sequences of the training split (``None``: all)
     max_train_sequences: int | None = Field(default=None, ge=1)
+    #: run even when a split lacks sequences the dataset should hold (``data info`` lists them;
+    #: the VOCASET release lacks a few); by default such a run stops with an error naming them
+    allow_missing: bool = False
 
 
 class RenderConfig(_Strict):

@@ -181,6 +181,7 @@ def align_file(
         phones,
         transcript=transcript,
         audio_sha256=digest,
+        audio_duration_s=round(audio.shape[0] / AUDIO_RATE, 4),
         source="pocketsphinx forced alignment",
     )
     return words, phones

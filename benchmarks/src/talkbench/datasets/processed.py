@@ -9,13 +9,19 @@
 
 Vertices are subsampled as ``[::gt_stride]`` (VOCASET 60 → 30 fps), audio is read once as 16 kHz
 mono, and the pair is cut by the truncation rule of :mod:`talkbench.datasets.checks`.
+
+An alignment must belong to the wav beside it: when it records the wav's ``audio_sha256`` or
+``audio_duration_s`` they must match, and no timing may end more than
+:data:`ALIGNMENT_TOLERANCE_S` after the end of the audio; otherwise :class:`DataError` names both
+files (a replaced wav needs a new alignment: ``talkbench data align --force``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +33,57 @@ from facial_metrics.safe_pickle import load_restricted_pickle
 from .alignment_io import load_alignment, save_alignment
 from .audio_io import load_audio
 from .checks import DEFAULT_MAX_MISMATCH_S, DataError, check_template, check_vertices, truncate_pair
-from .sample import Sample
+from .sample import AUDIO_RATE, Sample
 from .splits import SplitSpec
 from .transcripts import TranscriptSource, sentence_number
 
-__all__ = ["ProcessedDataset", "load_alignment", "load_npy", "load_templates", "read_faces", "save_alignment"]
+__all__ = [
+    "ALIGNMENT_TOLERANCE_S",
+    "ProcessedDataset",
+    "check_alignment",
+    "load_alignment",
+    "load_npy",
+    "load_templates",
+    "read_faces",
+    "save_alignment",
+]
 
 _NAME = re.compile(r"^(?P<subject>.+)_(?P<sentence>[A-Za-z]*\d+)$")
+#: how far (s) an alignment's last timing or recorded duration may exceed / differ from its audio
+ALIGNMENT_TOLERANCE_S = 0.05
+
+
+def check_alignment(
+    apath: Path,
+    wav: Path,
+    num_samples: int,
+    words: list[Any],
+    phones: list[Any],
+    meta: dict[str, Any],
+    rate: int = AUDIO_RATE,
+) -> None:
+    """Refuse an alignment made for other audio than ``wav`` (hash, duration or timings disagree)."""
+    digest = meta.get("audio_sha256")
+    if digest:
+        actual = hashlib.sha256(wav.read_bytes()).hexdigest()
+        if actual != digest:
+            raise DataError(
+                f"{apath}: made for audio with sha256 {str(digest)[:12]}…, but {wav} has sha256 "
+                f"{actual[:12]}…; the wav was replaced: re-align it (talkbench data align --force)"
+            )
+    duration = num_samples / rate
+    recorded = meta.get("audio_duration_s")
+    if recorded is not None and abs(float(recorded) - duration) > ALIGNMENT_TOLERANCE_S:
+        raise DataError(
+            f"{apath}: made for {float(recorded):.3f} s of audio, but {wav} lasts {duration:.3f} s; "
+            "re-align it (talkbench data align --force)"
+        )
+    ends = [float(seg[2]) for seg in (*words, *phones)]
+    if ends and max(ends) > duration + ALIGNMENT_TOLERANCE_S:
+        raise DataError(
+            f"{apath}: timings end at {max(ends):.3f} s, but {wav} lasts {duration:.3f} s; the "
+            "alignment belongs to other audio: re-align it (talkbench data align --force)"
+        )
 
 
 def load_templates(path: str | os.PathLike[str], num_vertices: int | None = None) -> dict[str, np.ndarray]:
@@ -94,9 +144,12 @@ class ProcessedDataset(Dataset[Sample]):
         templates_path: defaults to ``<root>/templates.pkl``.
         max_mismatch_s: tolerance of the audio/motion duration check.
         attributes: optional ``name -> dict`` of extra labels per sequence.
+        expected: names (``<subject>_<sentence>``) of every sequence the layout should hold (the
+            synthetic corpus's manifest); those of this split that are absent are :attr:`missing`.
 
     Sequences of the split that are absent from ``vertices_npy/`` are listed in :attr:`missing`
-    (the VOCASET release lacks a few); a vertex file without its wav is an error naming the wav.
+    (the VOCASET release lacks a few; the split's sentence numbers, or ``expected``, say what should
+    be there); a vertex file without its wav is an error naming the wav.
     """
 
     def __init__(
@@ -110,6 +163,7 @@ class ProcessedDataset(Dataset[Sample]):
         max_mismatch_s: float = DEFAULT_MAX_MISMATCH_S,
         attributes: dict[str, dict[str, Any]] | None = None,
         vertex_loader: Callable[[Path], np.ndarray] | None = None,
+        expected: Iterable[str] | None = None,
     ) -> None:
         self.root = Path(root)
         self.spec = spec
@@ -155,6 +209,15 @@ class ProcessedDataset(Dataset[Sample]):
                 for n in spec.sentences:
                     if (subject, n) not in present:
                         self.missing.append(f"{subject}_{spec.sentence_format.format(n)}")
+        if expected is not None:
+            found = {p.stem for _, _, p in self.items}
+            for name in sorted(set(expected)):
+                m = _NAME.match(name)
+                if m is None:
+                    raise DataError(f"expected sequence name {name!r} is not <subject>_<sentence>")
+                accepted = spec.accepts(m["subject"], sentence_number(m["sentence"]))
+                if accepted and name not in found and name not in self.missing:
+                    self.missing.append(name)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -170,12 +233,14 @@ class ProcessedDataset(Dataset[Sample]):
         verts = check_vertices(raw[:: self.spec.gt_stride], template.shape[0], str(vpath))
         wav = self.wav_dir / f"{vpath.stem}.wav"
         audio = load_audio(wav)
+        num_samples = int(audio.shape[0])
         verts, audio = truncate_pair(verts, audio, self.spec.fps, f"{vpath} / {wav}", self.max_mismatch_s)
         words = phones = None
         transcript = self.transcripts.get(subject, sentence) if self.transcripts is not None else None
         apath = self.root / "alignments" / f"{vpath.stem}.json"
         if apath.is_file():
             words, phones, meta = load_alignment(apath)
+            check_alignment(apath, wav, num_samples, words, phones, meta)
             transcript = transcript or meta.get("transcript")
         return Sample(
             subject=subject,

@@ -15,6 +15,7 @@ from facial_animator import AnimatorInput
 
 from ..config import BenchConfig
 from ..datasets import Sample, biwi_dataset, synth_dataset, vocaset_dataset
+from ..datasets.checks import DataError
 from ..datasets.synth import load_synth_masks
 
 __all__ = [
@@ -76,12 +77,18 @@ def _dataset(config: BenchConfig, split: str):
 
 @lru_cache(maxsize=16)
 def _load_split_cached(
-    root: str, protocol: str, split: str, key: str, limit: int | None
+    root: str, protocol: str, split: str, key: str, limit: int | None, allow_missing: bool = False
 ) -> tuple[Sample, ...]:
     del key  # part of the cache key only
     from ..config import BenchConfig as _BC  # noqa: F401 - keeps the signature hashable
 
     ds = _DATASET_FACTORY[protocol](Path(root), split)
+    if ds.missing and not allow_missing:
+        shown = ", ".join(ds.missing[:5]) + (", ..." if len(ds.missing) > 5 else "")
+        raise DataError(
+            f"{root}: the {split} split of {protocol} lacks {len(ds.missing)} sequence(s) ({shown}); "
+            "restore them, or set data.allow_missing=true to run without them"
+        )
     n = len(ds) if limit is None else min(limit, len(ds))
     return tuple(ds[i] for i in range(n))
 
@@ -95,10 +102,16 @@ _DATASET_FACTORY: dict[str, Any] = {
 
 
 def load_split(config: BenchConfig, split: str, limit: int | None = None) -> list[Sample]:
-    """Samples of ``split`` (``train``, ``val``, ``test``, ``pool``), the first ``limit`` in dataset order."""
+    """Samples of ``split`` (``train``, ``val``, ``test``, ``pool``), the first ``limit`` in dataset order.
+
+    A split that lacks sequences (``missing`` of its dataset) raises :class:`DataError` unless
+    ``data.allow_missing`` is set.
+    """
     root = Path(config.data.root)
     key = dataset_hash(config)
-    return list(_load_split_cached(str(root), config.data.protocol, split, key, limit))
+    return list(
+        _load_split_cached(str(root), config.data.protocol, split, key, limit, config.data.allow_missing)
+    )
 
 
 def dataset_hash(config: BenchConfig) -> str:

@@ -75,7 +75,8 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
     """A split (``"train"``, ``"val"``, ``"test"``) of the corpus, or ``"pool"`` (lip-reader pool).
 
     Samples carry the transcript, the synthesiser's word/phone alignments, the faces and
-    ``attributes={"mood": ...}``.
+    ``attributes={"mood": ...}``. Sequences of the manifest (``corpus.json``) whose files are absent
+    are listed in the dataset's ``missing``.
     """
     root = Path(root)
     manifest = load_manifest(root)
@@ -100,5 +101,10 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
         data_root, entries = root, manifest["sequences"]
     attributes = {e["name"]: {"mood": e["mood"]} for e in entries}
     return ProcessedDataset(
-        data_root, spec, faces=faces, transcripts=data_root / "transcripts", attributes=attributes
+        data_root,
+        spec,
+        faces=faces,
+        transcripts=data_root / "transcripts",
+        attributes=attributes,
+        expected=[e["name"] for e in entries],
     )
