@@ -149,3 +149,16 @@ def test_flame_mask_pickle_rejects_code(tmp_path):
     path.write_bytes(pickle.dumps({"lips": Evil()}, protocol=2))
     with pytest.raises(pickle.UnpicklingError, match=r"FLAME_masks\.pkl"):
         load_flame_masks(path)
+
+
+def test_index_file_rejects_ids_past_the_vertex_count(tmp_path):
+    p = tmp_path / "lve.txt"
+    p.write_text("0, 17, 23369\n")
+    assert load_index_file(p, "lips", "biwi-23370").indices.tolist() == [0, 17, 23369]
+    p.write_text("0, 17, 23370\n")  # the vertex count itself is one past the last id
+    with pytest.raises(ValueError, match=r"lve\.txt: vertex id 23370 is out of range.*23370 vertices"):
+        load_index_file(p, "lips", "biwi-23370")
+    p.write_text("3, 4, 5")
+    with pytest.raises(ValueError, match=r"lve\.txt: vertex id 5 .*5 vertices"):
+        load_index_file(p, "m", "toy-unknown", num_vertices=5)
+    assert load_index_file(p, "m", "toy-unknown", num_vertices=6).indices.tolist() == [3, 4, 5]

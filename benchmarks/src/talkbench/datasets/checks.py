@@ -30,9 +30,12 @@ class DataError(ValueError):
 def check_vertices(vertices: np.ndarray, num_vertices: int, source: str) -> np.ndarray:
     """Return ``vertices`` as ``float32 (T, V, 3)``, accepting the flat ``(T, V*3)`` layout.
 
-    Raises :class:`DataError` (naming ``source``) on a wrong vertex count, an empty sequence or NaN/Inf.
+    Raises :class:`DataError` (naming ``source``) on a wrong vertex count, an empty sequence, NaN/Inf
+    or a non-floating dtype (integer coordinates are a wrong file, not something to cast).
     """
     arr = np.asarray(vertices)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise DataError(f"{source}: vertex coordinates must be floating point, got dtype {arr.dtype}")
     if arr.ndim == 2:
         if arr.shape[1] != num_vertices * 3:
             raise DataError(
@@ -58,8 +61,11 @@ def check_vertices(vertices: np.ndarray, num_vertices: int, source: str) -> np.n
 
 
 def check_template(template: object, source: str, num_vertices: int | None = None) -> np.ndarray:
-    """Return a template as ``float32 (V, 3)``; :class:`DataError` naming ``source`` otherwise."""
+    """Return a template as ``float32 (V, 3)``; :class:`DataError` naming ``source`` otherwise
+    (wrong shape, NaN/Inf, or a non-floating dtype)."""
     arr = np.asarray(template)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise DataError(f"{source}: template coordinates must be floating point, got dtype {arr.dtype}")
     if arr.ndim == 1 and arr.size % 3 == 0:
         arr = arr.reshape(-1, 3)
     if arr.ndim != 2 or arr.shape[1] != 3 or arr.shape[0] == 0:

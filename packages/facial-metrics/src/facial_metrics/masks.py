@@ -160,11 +160,15 @@ class RegionMask:
         return RegionMask.from_indices(name or f"{self.name}+{other.name}", self.topology, idx)
 
 
-def load_index_file(path: str | os.PathLike[str], name: str, topology: str) -> RegionMask:
+def load_index_file(
+    path: str | os.PathLike[str], name: str, topology: str, num_vertices: int | None = None
+) -> RegionMask:
     """Read a vertex-id text file (BIWI ``lve.txt`` / ``fdd.txt`` style) into a :class:`RegionMask`.
 
     The file holds 0-based integer ids separated by commas, spaces and/or newlines. Anything else
-    (a non-integer token, a negative id, an empty file) raises ``ValueError`` naming the file.
+    (a non-integer token, a negative id, an empty file, an id ``>=`` the vertex count) raises
+    ``ValueError`` naming the file. The vertex count is ``num_vertices`` or, when not given, that of
+    ``topology`` if it is known (:func:`topology_num_vertices`).
     """
     p = Path(path)
     if not p.is_file():
@@ -181,6 +185,12 @@ def load_index_file(path: str | os.PathLike[str], name: str, topology: str) -> R
     values = np.array([int(t) for t in tokens], dtype=np.int64)
     if values.min() < 0:
         raise ValueError(f"{p}: negative vertex id {int(values.min())} (ids are 0-based)")
+    count = num_vertices if num_vertices is not None else topology_num_vertices(topology)
+    if count is not None and values.max() >= count:
+        raise ValueError(
+            f"{p}: vertex id {int(values.max())} is out of range for topology {topology!r} with "
+            f"{count} vertices (ids are 0-based: 0..{count - 1})"
+        )
     return RegionMask.from_indices(name, topology, values)
 
 

@@ -52,9 +52,18 @@ def load_synth_masks(root: str | os.PathLike[str]) -> dict[str, RegionMask]:
     meta_path = mdir / "masks.json"
     if not meta_path.is_file():
         raise FileNotFoundError(f"{meta_path}: not found")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DataError(f"{meta_path}: not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise DataError(f"{meta_path}: expected an object of mask name -> info")
     masks: dict[str, RegionMask] = {}
     for name, info in meta.items():
+        keys = ("file", "topology", "count", "sha256")
+        missing = [k for k in keys if not isinstance(info, dict) or k not in info]
+        if missing:
+            raise DataError(f"{meta_path}: mask {name!r} lacks {', '.join(missing)}")
         f = mdir / info["file"]
         if not f.is_file():
             raise FileNotFoundError(f"{f}: mask index file missing")
@@ -64,6 +73,8 @@ def load_synth_masks(root: str | os.PathLike[str]) -> dict[str, RegionMask]:
             )
         except ValueError as exc:
             raise DataError(f"{f}: not a comma-separated list of vertex ids ({exc})") from exc
+        if len(idx) != info["count"]:
+            raise DataError(f"{f}: {len(idx)} vertex ids, but {meta_path} says {info['count']!r}")
         mask = RegionMask.from_indices(name, info["topology"], idx)
         if mask.sha256 != info["sha256"]:
             raise DataError(f"{f}: indices hash {mask.sha256} differs from {meta_path} ({info['sha256']})")
