@@ -89,10 +89,27 @@ def test_absolute_floor_and_two_sided_fdd(write_set, metric, result) -> None:
     assert math.isclose(small.tolerance, 5e-8, rel_tol=1e-9)
     assert small.verdict == "ok"
     assert lower.verdict == "CHANGED"  # lower, but exaggerated upper-face motion: a change, not a win
+    # judged one-sided, FDD is compared by its distance from 0: 1e-8 → −1e-7 moves away from 0
     one_sided = _compare(
         write_set, base, [result("ff", {"fdd": metric([-1e-7], "fdd")})], ToleranceRule(two_sided=())
     )
-    assert _one(one_sided, "fdd").verdict == "improved"
+    assert _one(one_sided, "fdd").verdict == "REGRESSED"
+    far = [result("ff", {"fdd": metric([-2e-7], "fdd")})]
+    near = [result("ff", {"fdd": metric([1e-8], "fdd")})]
+    closer = _compare(write_set, far, near, ToleranceRule(two_sided=()))
+    assert _one(closer, "fdd").verdict == "improved"  # higher, and nearer 0
+    assert "closer to 0" in format_report(
+        _compare(write_set, far, [result("ff", {"fdd": metric([1e-8], "fdd")})])
+    )
+
+
+@pytest.mark.parametrize(
+    ("base", "new", "verdict"),
+    [(-2.0, 1.0, "improved"), (1.0, -2.0, "REGRESSED"), (0.5, -0.5, "ok"), (2.0, 0.5, "improved")],
+)
+def test_signed_metric_is_judged_by_distance_from_zero(base: float, new: float, verdict: str) -> None:
+    rule = ToleranceRule(two_sided=())
+    assert judge(rule, "fdd", base, new, 0.1, False) == verdict
 
 
 @pytest.mark.parametrize(

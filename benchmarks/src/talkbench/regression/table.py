@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ..results.direction import metric_best
 from ..results.schema import MetricSummary
 from .compare import Comparison, RegressionReport, row_label
 
@@ -43,6 +44,9 @@ def _verdict_cell(c: Comparison) -> str:
         return f"{c.verdict} ({c.detail})"
     if c.tolerance is not None and c.baseline is not None and c.new is not None and c.verdict != "ok":
         delta = (c.new.value - c.baseline.value) / c.report_scale
+        if metric_best(c.metric, c.baseline.higher_is_better) == "zero" and delta != 0:
+            closer = abs(c.new.value) < abs(c.baseline.value)
+            return f"{c.verdict} (Δ {delta:+.4g}; {'closer to' if closer else 'further from'} 0)"
         return f"{c.verdict} (Δ {delta:+.4g})"
     return c.verdict
 

@@ -12,8 +12,10 @@ floating-point drift between machines (thread counts, BLAS builds) that a seeded
 the absolute floor keeps metrics whose mean is near zero (the signed FDD) or whose spread is zero
 (a single seed, or deterministic rows such as ``ground truth``) from failing on rounding noise.
 
-Direction: the *worsening* is ``v − b`` when lower is better and ``b − v`` when higher is better
-(``MetricSummary.higher_is_better``).
+Direction (:mod:`talkbench.results.direction`, the one registry of metric directions): the *worsening*
+is ``b(v) − b(b)`` with the badness ``b(x)``: ``v − b`` when lower is better, ``b − v`` when higher is
+better (``MetricSummary.higher_is_better``), and ``|v| − |b|`` for a signed metric whose best value is 0
+(FDD): moving away from 0 in either sign is the worsening.
 
 - worsening > tol → ``REGRESSED`` (fails);
 - −worsening > tol → ``improved``: passes by default; with ``fail_on_improvement`` it fails as
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from typing import Literal
+
+from ..results.direction import badness, metric_best
 
 __all__ = [
     "DEFAULT_ABS_FLOORS",
@@ -119,9 +123,10 @@ def judge(
     higher_is_better: bool,
 ) -> Verdict:
     """Verdict of one metric comparison under ``rule`` (direction-aware; see the module docstring)."""
-    worsening = (baseline_mean - new_mean) if higher_is_better else (new_mean - baseline_mean)
     if metric in rule.two_sided:
-        return "CHANGED" if abs(worsening) > tolerance else "ok"
+        return "CHANGED" if abs(new_mean - baseline_mean) > tolerance else "ok"
+    best = metric_best(metric, higher_is_better)
+    worsening = badness(best, new_mean) - badness(best, baseline_mean)
     if worsening > tolerance:
         return "REGRESSED"
     if -worsening > tolerance:
