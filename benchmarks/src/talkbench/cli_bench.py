@@ -110,7 +110,7 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         variant: str | None = typer.Option(None, help="only this variant"),
     ) -> None:
         """Evaluate grid cells (training whatever checkpoint is missing) and write their run directories."""
-        from .run import _bracket_rows, prepare, run_cell
+        from .run import _bracket_rows, attach_guidance_effects, prepare, run_cell
 
         config = _load(preset, overrides or [], fail)
         ctx = prepare(config, results, progress_enabled(), _say)
@@ -122,6 +122,8 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
             if variant is not None and spec.variant != variant:
                 continue
             _say(str(run_cell(ctx, spec)))
+        if ctx.dist.rank == 0:
+            attach_guidance_effects(ctx)
 
     @app.command("render")
     def render_cmd(

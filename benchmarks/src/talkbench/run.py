@@ -5,6 +5,8 @@ inside: metrics are mean ± std over seeds) plus the two bracketing rows (``grou
 ``template``) under ``<results_root>/<protocol>/``. A cell whose ``result.json`` carries the
 current cache key (resolved config + dataset hash + code version) is skipped; training state lives
 in ``<work_dir>/<preset>/`` (checkpoints, GT render caches, reader checkpoints), never in the results.
+Finally, :func:`attach_guidance_effects` stores in every guided run's ``result.json`` its paired Δ
+against the animator's baseline run with 95 % paired-bootstrap intervals (``talkbench.results.effects``).
 """
 
 from __future__ import annotations
@@ -48,13 +50,15 @@ from .results import (
     summarize,
     write_run_dir,
 )
-from .results.io import ResultFileError
+from .results.effects import guidance_effect
+from .results.io import ResultFileError, write_result
+from .results.rundir import load_run_dir
 from .training.animator import AnimatorTrainer
 from .training.data import dataset_hash, ensure_corpus, load_split
 from .training.ddp import init_distributed
 from .training.stage1 import TrainedReader, train_eval_reader, train_expert
 
-__all__ = ["GridContext", "prepare", "run_cell", "run_grid", "select_device"]
+__all__ = ["GridContext", "attach_guidance_effects", "prepare", "run_cell", "run_grid", "select_device"]
 
 log = logging.getLogger("talkbench")
 
@@ -350,6 +354,31 @@ def run_cell(
     return path
 
 
+def attach_guidance_effects(ctx: GridContext, specs: list[RunSpec] | None = None) -> list[Path]:
+    """Store in each guided run's ``result.json`` its paired-bootstrap effect against the baseline run
+    of the same animator (``talkbench.results.effects``); returns the run directories it (re)wrote.
+
+    A guided run whose baseline folder holds no finished run is left as it is; a stored effect that
+    already equals the recomputed one is not rewritten (so a cached grid stays byte-identical).
+    """
+    written: list[Path] = []
+    for spec in ctx.config.run_specs() if specs is None else specs:
+        if spec.variant == "baseline":
+            continue
+        base_id = RunSpec(config=spec.config, animator=spec.animator, variant="baseline").run_id
+        guided_dir, base_dir = ctx.out_dir() / spec.run_id, ctx.out_dir() / base_id
+        if not (guided_dir / "result.json").is_file() or not (base_dir / "result.json").is_file():
+            continue
+        guided, base = load_run_dir(guided_dir), load_run_dir(base_dir)
+        effect = guidance_effect(base.result, base.records, guided.result, guided.records)
+        if guided.result.guidance_effect == effect:
+            continue
+        write_result(guided_dir / "result.json", guided.result.model_copy(update={"guidance_effect": effect}))
+        ctx.say(f"{spec.run_id}: guidance effect against {base_id} stored")
+        written.append(guided_dir)
+    return written
+
+
 def run_grid(
     config: BenchConfig,
     results_root: Path | str,
@@ -361,4 +390,6 @@ def run_grid(
     dirs = _bracket_rows(ctx) if ctx.dist.rank == 0 else []
     for spec in config.run_specs():
         dirs.append(run_cell(ctx, spec))
+    if ctx.dist.rank == 0:
+        attach_guidance_effects(ctx)
     return dirs

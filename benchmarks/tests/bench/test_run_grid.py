@@ -12,7 +12,7 @@ from facial_metrics import get_protocol
 from talkbench.config import BenchConfig
 from talkbench.evaluation import evaluate_template, make_context, pad_audio
 from talkbench.leaderboard.site import build_site
-from talkbench.results import check_run_dir, load_per_sample, load_result
+from talkbench.results import BOOTSTRAP_RESAMPLES, check_run_dir, load_per_sample, load_result
 from talkbench.run import run_grid
 from talkbench.training.stage1 import train_eval_reader
 
@@ -42,6 +42,22 @@ def test_grid_writes_valid_cached_runs_and_a_site(tiny_config: BenchConfig, tmp_
     assert all(r.hypothesis is not None and r.reference for r in recs)
     gt = load_result(results / "synth" / "ground-truth" / "result.json")
     assert gt.kind == "ground truth" and set(gt.metrics) == {"cer", "wer", "ver"}
+
+    # the guided run stores its paired effect against the baseline, with bootstrap intervals
+    base = load_result(results / "synth" / "faceformer-baseline" / "result.json")
+    assert base.guidance_effect is None
+    effect = res.guidance_effect
+    assert effect is not None and effect.baseline_run == "faceformer-baseline"
+    assert effect.seeds == list(config.seeds) and effect.resamples == BOOTSTRAP_RESAMPLES
+    assert set(effect.metrics) == set(res.metrics)
+    for name, e in effect.metrics.items():
+        # per-seed Δ = the two runs' per-seed values (re-derived by rescore from per_sample.jsonl)
+        want = np.subtract(res.metrics[name].per_seed, base.metrics[name].per_seed)
+        np.testing.assert_allclose(e.per_seed, want, rtol=1e-9, atol=1e-15)
+        assert e.n_items == len(recs) // len(config.seeds) and e.ci_low <= e.ci_high
+        assert e.best == ("zero" if name == "fdd" else "lower")
+        lo, hi = (e.distance_ci_low, e.distance_ci_high) if name == "fdd" else (e.ci_low, e.ci_high)
+        assert e.verdict == ("better" if hi < 0 else "worse" if lo > 0 else "no measurable effect")
 
     # a second run reuses every finished run: files untouched
     stamps = {d: (d / "result.json").stat().st_mtime_ns for d in dirs}

@@ -44,8 +44,10 @@ def hypothesis(ref: str, n_wrong: int) -> str:
     return " ".join(words)
 
 
-def samples(level: float, seeds: tuple[int, ...], n_wrong: int) -> list[dict[str, Any]]:
-    """Three test sequences per seed with hand-made metric values."""
+def samples(
+    level: float, seeds: tuple[int, ...], n_wrong: int, fdd_shift: float = 0.0
+) -> list[dict[str, Any]]:
+    """Three test sequences per seed with hand-made metric values (FDD moved by ``fdd_shift`` ×1e-7)."""
     out = []
     for s in seeds:
         for i, ref in enumerate(REFS):
@@ -60,7 +62,7 @@ def samples(level: float, seeds: tuple[int, ...], n_wrong: int) -> list[dict[str
                     "metrics": {
                         "lve": level * (1.0 + 0.1 * i + 0.05 * s) * 1e-5,
                         "mve": level * (1.0 + 0.2 * i) * 1e-3,
-                        "fdd": level * (0.5 + 0.1 * i - 0.02 * s) * 1e-7,
+                        "fdd": (level * (0.5 + 0.1 * i - 0.02 * s) + fdd_shift) * 1e-7,
                         "cer": jiwer.cer(ref, hyp),
                         "wer": jiwer.wer(ref, hyp),
                     },
@@ -146,11 +148,12 @@ def write_run(
     protocol_dir: str | None = None,
     video: bytes | None = None,
     edit: Callable[[dict[str, Any]], None] | None = None,
+    fdd_shift: float = 0.0,
     **kwargs: Any,
 ) -> Path:
     """Write one run directory under ``root/<protocol>/<run_id>/`` and return it."""
     seeds = kwargs.get("seeds", (0, 1))
-    records = samples(level, seeds, n_wrong)
+    records = samples(level, seeds, n_wrong, fdd_shift)
     res = result_dict(run_id, records, **kwargs)
     if edit is not None:
         edit(res)

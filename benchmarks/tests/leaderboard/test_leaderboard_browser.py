@@ -113,3 +113,34 @@ def test_site_in_headless_chromium(browser, tmp_path, fx):
         target = REPO_ROOT / "docs" / "images" / "leaderboard.png"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
+
+
+def test_best_signed_fdd_is_the_one_nearest_zero(browser, tmp_path, fx):
+    # FDD per run (×1e-7) = 0.59·level + shift: far 1.0·0.59 − 2.0 = −1.41 (the most negative),
+    # near 1.0·0.59 − 0.8 = −0.21 (nearest 0), A 0.9·0.59 = +0.531, B 1.3·0.59 = +0.767
+    results = tmp_path / "results"
+    fx.write_run(results, "template", level=3.0, n_wrong=5, kind="template", animator="template")
+    fx.write_run(results, "a", level=0.9, animator="fixture-A")
+    fx.write_run(results, "b", level=1.3, animator="fixture-B")
+    fx.write_run(results, "far", level=1.0, animator="fixture-far", fdd_shift=-2.0)
+    fx.write_run(results, "near", level=1.0, animator="fixture-near", fdd_shift=-0.8)
+    site = tmp_path / "site"
+    build_site(results, site)
+    browser.get((site / "index.html").as_uri())
+    headers = browser.find_elements(By.CSS_SELECTOR, "#runs-synth th[data-col]")
+    fdd_col = next(int(h.get_attribute("data-col")) for h in headers if h.text.startswith("FDD"))
+    assert headers[fdd_col].text.endswith("→0")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#runs-synth tbody tr")
+    bold = [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows
+            if "best" in (r.find_elements(By.TAG_NAME, "td")[fdd_col].get_attribute("class") or "")]
+    assert bold == ["fixture-near"]
+    values = {r.find_elements(By.TAG_NAME, "td")[0].text: float(
+        r.find_elements(By.TAG_NAME, "td")[fdd_col].text.split(" ± ")[0]) for r in rows}
+    assert values["fixture-far"] == min(v for k, v in values.items() if k != "template")
+    # the first click sorts by distance from 0: nearest first among the methods
+    headers[fdd_col].click()
+    order = [n for n in _column(browser, "runs-synth", 0) if n != "template"]
+    assert order == ["fixture-near", "fixture-A", "fixture-B", "fixture-far"]
+    # LVE / template: the template row is 1.00
+    ratio = dict(zip(_column(browser, "runs-synth", 0), _column(browser, "runs-synth", len(headers) - 1)))
+    assert ratio["template"].startswith("1.00")

@@ -87,8 +87,19 @@ def test_build_grid_tables_links_and_plots(tmp_path, results_root, fx):
     assert [(r[0], r[1]) for r in guidance] == [("fixture-A", "+AV"), ("fixture-B", "+AV")]
     ff_av = [1.1 * (20 + 33 + 48 + 90 * 0.05 * s) / 90 for s in (0, 1)]
     delta = np.mean(ff_av) - np.mean(per_seed)
-    spread = np.hypot(np.std(ff_av, ddof=1), np.std(per_seed, ddof=1))
-    assert guidance[1][4] == f"{delta:+.3f} ± {spread:.3f}"
+    # per metric: baseline, +guidance, Δ [95 % CI], verdict; every item's LVE is lower with guidance
+    # (level 1.1 < 1.3), so every bootstrap resample's Δ is negative: an interval below 0, "better"
+    lve_delta = guidance[1][4]
+    assert lve_delta.startswith(f"{delta:+.3f} [-")
+    low, high = (float(x) for x in lve_delta.split("[")[1].rstrip("]").split(", "))
+    assert low <= high < 0
+    assert guidance[1][5] == "better"
+
+    # LVE / template: the template's LVE by hand, level 3: 3 * (101 + 90*0.05*s) / 90, seeds 0 and 1
+    template = np.mean([3.0 * (20 + 33 + 48 + 90 * 0.05 * s) / 90 for s in (0, 1)])
+    assert "LVE / template (max_sq)" in html
+    assert rows[3][-1] == f"{np.mean(per_seed) / template:.2f} ± {np.std(per_seed, ddof=1) / template:.2f}"
+    assert rows[-1][-1].startswith("1.00 ± ") and rows[0][-1] == "0.00 ± 0.00"  # template, ground truth
 
     # paper-reported rows, labelled as such, with their sources
     biwi = table_rows(html, "runs-biwi-test-a")

@@ -92,5 +92,8 @@ def guidance_plot(table: dict[str, Any], metrics: tuple[str, ...] = ("lve", "cer
             ax.set_xlim(-0.6, len(rows) - 0.4)
             ax.set_ylabel(cols[metric]["header"])
             ax.set_title(f"{metric.upper()}: baseline (grey) → guided")
-        fig.suptitle(f"{table['protocol']}: guidance effect per animator (green = better, red = worse)")
+        fig.suptitle(
+            f"{table['protocol']}: guidance effect per animator (verdict from the 95 % paired-bootstrap "
+            "interval of Δ: green = better, red = worse, grey = no measurable effect)"
+        )
         return _svg(fig)

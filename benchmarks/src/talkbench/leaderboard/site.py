@@ -67,13 +67,18 @@ def _page_meta(tables: list[dict[str, Any]]) -> dict[str, Any]:
     for t in tables:
         lead = [{"type": "text"}] * 4
         meta[f"runs-{t['protocol']}"] = lead + [
-            {"type": "number", "higher_is_better": c["higher_is_better"], "header": c["header"]}
+            {"type": "number", "higher_is_better": c["best"] == "higher", "header": c["header"]}
             for c in t["columns"]
         ]
+        if t.get("lve_ratio"):
+            meta[f"runs-{t['protocol']}"].append(
+                {"type": "number", "higher_is_better": False, "header": t["lve_ratio"]["header"]}
+            )
         meta[f"guidance-{t['protocol']}"] = [{"type": "text"}] * 2 + [
-            {"type": "number", "higher_is_better": c["higher_is_better"], "header": f"{c['header']} {part}"}
+            {"type": "text", "header": f"{c['header']} {part}"} if part == "verdict" else
+            {"type": "number", "higher_is_better": c["best"] == "higher", "header": f"{c['header']} {part}"}
             for c in t["columns"]
-            for part in ("baseline", "+guidance", "Δ")
+            for part in ("baseline", "+guidance", "Δ", "verdict")
         ]
     return meta
 

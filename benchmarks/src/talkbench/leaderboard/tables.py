@@ -1,12 +1,23 @@
-"""Leaderboard tables as plain data: one results table and one guidance-effect table per protocol.
+r"""Leaderboard tables as plain data: one results table and one guidance-effect table per protocol.
 
 Displayed numbers are ``value / report_scale`` (the protocol's scale); ``± std`` is the sample
-standard deviation over seeds. In the guidance table, for an animator's guided run ``g`` and its
-baseline ``b`` (same animator name, all guidance flags off):
+standard deviation over seeds.
 
-.. math:: \\Delta = \\bar g - \\bar b, \\qquad s_\\Delta = \\sqrt{s_b^2 + s_g^2}
+*Best* follows each metric's direction (:mod:`talkbench.results.direction`): lower is better for LVE,
+MVE, CER, WER, VER; FDD is signed (GT − prediction) and ranked by its distance from 0, ``|FDD|``. The
+best method value of each column is flagged, and a signed column sorts by ``|value|``.
 
-(independent seeds). A delta counts as an improvement when it moves in the metric's better direction.
+**LVE / template**: every run row with an LVE gets :math:`r = \overline{LVE} / LVE_{template}` with
+:math:`\pm\, s_{LVE} / LVE_{template}`, where :math:`LVE_{template}` is the LVE of the ``template``
+row (the motionless template: 1.00) of the same results set and protocol; 0 is the ground truth. Paper
+rows are not divided by a reproduced template.
+
+**Guidance effect**: for an animator's guided run ``g`` and its baseline ``b`` (same animator name, all
+guidance flags off), the paired Δ = g − b per seed, its mean and the 95 % paired-bootstrap interval
+over test items and seeds (:mod:`talkbench.results.effects`); the verdict ("better", "worse", "no
+measurable effect") is derived from the interval by :func:`talkbench.results.effects.verdict`. The
+effect is read from the guided run's ``result.json`` when stored there (and must equal its
+recomputation from the two runs' ``per_sample.jsonl``), otherwise recomputed from them.
 """
 
 from __future__ import annotations
@@ -17,11 +28,14 @@ from typing import Any
 
 from facial_metrics.protocols import get_protocol
 
-from ..results.schema import METRIC_NAMES, MetricSummary
-from .collect import RunEntry
+from ..results.direction import Best, best_of, direction_phrase, metric_best, sort_key
+from ..results.effects import effects_match, guidance_effect
+from ..results.io import ResultFileError, load_per_sample
+from ..results.schema import METRIC_NAMES, GuidanceEffect, MetricSummary
+from .collect import ResultsDirError, RunEntry
 from .reported import ReportedNumber
 
-__all__ = ["build_tables", "column_header", "format_scale", "run_label"]
+__all__ = ["build_tables", "column_header", "format_scale", "guidance_effects", "run_label"]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _KIND_ORDER = {"ground truth": 0, "method": 1, "template": 2, "reported": 3}
@@ -50,9 +64,9 @@ def run_label(entry: RunEntry) -> str:
     return entry.result.animator.name if entry.result.kind == "method" else entry.result.kind
 
 
-def _cell(m: MetricSummary) -> dict[str, Any]:
+def _cell(m: MetricSummary, best: Best) -> dict[str, Any]:
     mean, std = m.value / m.report_scale, m.std / m.report_scale
-    return {"mean": mean, "std": std, "text": f"{mean:.3f} ± {std:.3f}", "sort": mean}
+    return {"mean": mean, "std": std, "text": f"{mean:.3f} ± {std:.3f}", "sort": sort_key(best, mean)}
 
 
 def _columns(protocol: str, runs: list[RunEntry], reported: list[ReportedNumber]) -> list[dict[str, Any]]:
@@ -69,6 +83,7 @@ def _columns(protocol: str, runs: list[RunEntry], reported: list[ReportedNumber]
         else:
             rep = next(e for e in reported if e.metric == name)
             unit, variant, scale, hib = proto.units[name], rep.variant, rep.report_scale, False
+        best = metric_best(name, hib)
         cols.append(
             {
                 "metric": name,
@@ -77,12 +92,14 @@ def _columns(protocol: str, runs: list[RunEntry], reported: list[ReportedNumber]
                 "variant": variant,
                 "report_scale": scale,
                 "higher_is_better": hib,
+                "best": best,
+                "direction": direction_phrase(best),
             }
         )
     return cols
 
 
-def _run_row(entry: RunEntry, protocol: str) -> dict[str, Any]:
+def _run_row(entry: RunEntry, protocol: str, bests: dict[str, Best]) -> dict[str, Any]:
     res = entry.result
     base = f"runs/{protocol}/{res.run_id}"
     return {
@@ -96,7 +113,8 @@ def _run_row(entry: RunEntry, protocol: str) -> dict[str, Any]:
         "result_href": f"{base}/result.json",
         "env_href": f"{base}/env.json",
         "video_href": f"{base}/sample.mp4" if entry.video is not None else None,
-        "cells": {name: _cell(m) for name, m in res.metrics.items()},
+        "cells": {name: _cell(m, bests[name]) for name, m in res.metrics.items()},
+        "lve_ratio": None,
         "source": None,
     }
 
@@ -111,7 +129,9 @@ def _reported_rows(reported: list[ReportedNumber], columns: list[dict[str, Any]]
         cells, sources = {}, []
         for e in sorted(by_method[method], key=lambda e: METRIC_NAMES.index(e.metric)):
             note = "" if e.variant == variants[e.metric] else f" [{e.variant}]"
-            cells[e.metric] = {"mean": e.value, "std": None, "text": f"{e.value:.4f}{note}", "sort": e.value}
+            best = metric_best(e.metric)
+            cells[e.metric] = {"mean": e.value, "std": None, "text": f"{e.value:.4f}{note}",
+                               "sort": sort_key(best, e.value)}
             sources.append(f"{e.metric.upper()}: {e.source} {e.verification}")
         rows.append(
             {
@@ -126,6 +146,7 @@ def _reported_rows(reported: list[ReportedNumber], columns: list[dict[str, Any]]
                 "env_href": None,
                 "video_href": None,
                 "cells": cells,
+                "lve_ratio": None,
                 "source": "; ".join(sources),
             }
         )
@@ -133,7 +154,8 @@ def _reported_rows(reported: list[ReportedNumber], columns: list[dict[str, Any]]
 
 
 def _mark_best(rows: list[dict[str, Any]], columns: list[dict[str, Any]]) -> None:
-    """Flag the best method value of each column (``cell["best"]``); other rows never count."""
+    """Flag the best method value of each column (``cell["best"]``; a signed metric's best is the value
+    nearest 0); other rows never count."""
     for r in rows:
         for cell in r["cells"].values():
             cell["best"] = False
@@ -142,45 +164,149 @@ def _mark_best(rows: list[dict[str, Any]], columns: list[dict[str, Any]]) -> Non
         values = [r["cells"][name]["mean"] for r in rows if r["kind"] == "method" and name in r["cells"]]
         if not values:
             continue
-        best = max(values) if col["higher_is_better"] else min(values)
+        best = best_of(col["best"], values)
         for r in rows:
             cell = r["cells"].get(name)
             if cell is not None:
                 cell["best"] = r["kind"] == "method" and cell["mean"] == best
 
 
-def _guidance_rows(runs: list[RunEntry], columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _ratio_column(runs: list[RunEntry], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Fill ``row["lve_ratio"]`` (LVE / template LVE, ± std / template LVE) of every run row with an LVE;
+    ``None`` (no column) without a template row that has a non-zero LVE."""
+    template = next(
+        (r.result for r in runs if r.result.kind == "template" and "lve" in r.result.metrics), None
+    )
+    if template is None or template.metrics["lve"].value == 0:
+        return None
+    ref = template.metrics["lve"].value
+    by_id = {r.result.run_id: r.result for r in runs}
+    for row in rows:
+        res = by_id.get(row["run_id"]) if row["kind"] != "reported" else None
+        if res is None or "lve" not in res.metrics:
+            continue
+        m = res.metrics["lve"]
+        ratio, spread = m.value / ref, m.std / ref
+        row["lve_ratio"] = {
+            "mean": ratio, "std": spread, "text": f"{ratio:.2f} ± {spread:.2f}", "sort": ratio
+        }
+    return {
+        "header": f"LVE / template ({template.metrics['lve'].variant})",
+        "template_run": template.run_id,
+        "template_lve": ref / template.metrics["lve"].report_scale,
+    }
+
+
+def _baselines(runs: list[RunEntry]) -> dict[str, RunEntry]:
+    return {
+        r.result.animator.name: r
+        for r in runs
+        if r.result.kind == "method" and r.result.guidance.is_baseline
+    }
+
+
+def guidance_effects(runs_by_protocol: dict[str, list[RunEntry]]) -> dict[tuple[str, str], GuidanceEffect]:
+    """``(protocol, guided run id)`` → its :class:`GuidanceEffect` against the animator's baseline run.
+
+    Recomputed from the two runs' ``per_sample.jsonl``; an effect stored in the guided ``result.json`` must
+    name that baseline and equal the recomputation. Raises :class:`ResultsDirError` listing every problem.
+    """
+    out: dict[tuple[str, str], GuidanceEffect] = {}
+    problems: list[str] = []
+    records: dict[Any, Any] = {}
+
+    def recs(entry: RunEntry) -> Any:
+        if entry.path not in records:
+            records[entry.path] = load_per_sample(entry.path / "per_sample.jsonl")
+        return records[entry.path]
+
+    for protocol in sorted(runs_by_protocol):
+        runs = runs_by_protocol[protocol]
+        baselines = _baselines(runs)
+        for g in runs:
+            res = g.result
+            if res.kind != "method" or res.guidance.is_baseline:
+                continue
+            where = g.path / "result.json"
+            b = baselines.get(res.animator.name)
+            if b is None:
+                if res.guidance_effect is not None:
+                    problems.append(
+                        f"{where}: guidance_effect names baseline {res.guidance_effect.baseline_run!r}, "
+                        f"but protocol {protocol} has no baseline run of {res.animator.name!r}"
+                    )
+                continue
+            try:
+                fresh = guidance_effect(b.result, recs(b), res, recs(g))
+            except (ValueError, ResultFileError) as exc:
+                problems.append(f"{where}: no guidance effect against {b.result.run_id}: {exc}")
+                continue
+            if res.guidance_effect is not None:
+                for issue in effects_match(res.guidance_effect, fresh):
+                    problems.append(f"{where}: stored guidance_effect does not match its recomputation "
+                                    f"against {b.result.run_id} (re-run the grid to refresh it): {issue}")
+            out[(protocol, res.run_id)] = fresh
+    if problems:
+        raise ResultsDirError(problems)
+    return out
+
+
+def _fmt_interval(lo: float, hi: float) -> str:
+    return f"[{lo:+.3f}, {hi:+.3f}]"
+
+
+def _guidance_rows(
+    protocol: str, runs: list[RunEntry], columns: list[dict[str, Any]],
+    effects: dict[tuple[str, str], GuidanceEffect],
+) -> list[dict[str, Any]]:
     methods = [r for r in runs if r.result.kind == "method"]
-    baselines = {r.result.animator.name: r for r in methods if r.result.guidance.is_baseline}
+    baselines = _baselines(runs)
     rows = []
     for g in sorted(methods, key=lambda r: (r.result.animator.name, r.result.guidance.label)):
         b = baselines.get(g.result.animator.name)
-        if g.result.guidance.is_baseline or b is None:
+        effect = effects.get((protocol, g.result.run_id))
+        if g.result.guidance.is_baseline or b is None or effect is None:
             continue
         cells = {}
         for col in columns:
             name = col["metric"]
-            mb, mg = b.result.metrics.get(name), g.result.metrics.get(name)
-            if mb is None or mg is None:
+            mb, mg, e = b.result.metrics.get(name), g.result.metrics.get(name), effect.metrics.get(name)
+            if mb is None or mg is None or e is None:
                 continue
             scale = mb.report_scale
-            delta = (mg.value - mb.value) / scale
-            spread = math.sqrt(mb.std**2 + mg.std**2) / scale
-            improved = None if delta == 0 else (delta > 0) == col["higher_is_better"]
-            cells[name] = {
-                "baseline": _cell(mb),
-                "guided": _cell(mg),
+            delta, lo, hi = e.mean / scale, e.ci_low / scale, e.ci_high / scale
+            cell: dict[str, Any] = {
+                "baseline": _cell(mb, col["best"]),
+                "guided": _cell(mg, col["best"]),
                 "delta": {
-                    "mean": delta, "std": spread, "text": f"{delta:+.3f} ± {spread:.3f}", "sort": delta
+                    "mean": delta, "low": lo, "high": hi, "per_seed": [d / scale for d in e.per_seed],
+                    "text": f"{delta:+.3f} {_fmt_interval(lo, hi)}", "sort": delta,
                 },
-                "improved": improved,
+                "distance": None,
+                "verdict": e.verdict,
+                "verdict_text": e.verdict,
+                "improved": {"better": True, "worse": False}.get(e.verdict),
             }
+            if e.best == "zero":
+                assert e.distance_mean is not None and e.distance_ci_low is not None
+                assert e.distance_ci_high is not None
+                dist = {"mean": e.distance_mean / scale, "low": e.distance_ci_low / scale,
+                        "high": e.distance_ci_high / scale}
+                cell["distance"] = dist
+                interval = _fmt_interval(dist["low"], dist["high"])
+                cell["verdict_text"] = f"{e.verdict} (|{name.upper()}| {dist['mean']:+.3f} {interval})"
+            cells[name] = cell
         rows.append(
             {
                 "animator": g.result.animator.name,
                 "guidance": g.result.guidance.label,
                 "baseline_run": b.result.run_id,
                 "guided_run": g.result.run_id,
+                "seeds": effect.seeds,
+                "resamples": effect.resamples,
+                "bootstrap_seed": effect.bootstrap_seed,
+                "confidence": effect.confidence,
+                "stored": g.result.guidance_effect is not None,
                 "cells": cells,
             }
         )
@@ -210,19 +336,22 @@ def build_tables(
     Protocols with runs come first, then those with only reported numbers; each group sorted by id.
     """
     protocols = sorted(runs_by_protocol) + sorted({e.protocol for e in reported} - set(runs_by_protocol))
+    effects = guidance_effects(runs_by_protocol)
     tables = []
     for protocol in protocols:
         runs = runs_by_protocol.get(protocol, [])
         rep = [e for e in reported if e.protocol == protocol]
         proto = get_protocol(protocol)
         columns = _columns(protocol, runs, rep)
+        bests = {c["metric"]: c["best"] for c in columns}
         rows = sorted(
-            (_run_row(r, protocol) for r in runs),
+            (_run_row(r, protocol, bests) for r in runs),
             key=lambda row: (_KIND_ORDER[row["kind"]], row["animator"], row["guidance"] != "baseline",
                              row["guidance"], row["run_id"]),
         )
         rows += _reported_rows(rep, columns)
         _mark_best(rows, columns)
+        ratio = _ratio_column(runs, rows)
         tables.append(
             {
                 "protocol": protocol,
@@ -233,7 +362,8 @@ def build_tables(
                 "notes": proto.notes,
                 "columns": columns,
                 "rows": rows,
-                "guidance_rows": _guidance_rows(runs, columns),
+                "lve_ratio": ratio,
+                "guidance_rows": _guidance_rows(protocol, runs, columns, effects),
                 "provenance": _provenance(runs),
                 "n_runs": len(runs),
             }

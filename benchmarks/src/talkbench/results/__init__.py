@@ -1,6 +1,8 @@
 """Run records: the ``result.json`` schema, per-sample JSONL, env.json, atomic I/O, cache keys, re-scoring."""
 
 from .cache import PROJECT_PACKAGES, code_version, run_cache_key, source_sha256
+from .direction import METRIC_BEST, Best, badness, best_of, metric_best
+from .effects import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, guidance_effect, paired_bootstrap, verdict
 from .env import NOT_INSTALLED, collect_env, collect_hardware, git_state, package_version, package_versions
 from .io import (
     ResultFileError,
@@ -27,9 +29,11 @@ from .schema import (
     AnimatorRef,
     DatasetRef,
     EnvInfo,
+    GuidanceEffect,
     GuidanceFlags,
     Hardware,
     MaskRef,
+    MetricEffect,
     MetricSummary,
     PerSampleRecord,
     ReaderRef,
@@ -40,6 +44,9 @@ from .schema import (
 )
 
 __all__ = [
+    "BOOTSTRAP_RESAMPLES",
+    "BOOTSTRAP_SEED",
+    "METRIC_BEST",
     "METRIC_NAMES",
     "NOT_INSTALLED",
     "PROJECT_PACKAGES",
@@ -50,11 +57,14 @@ __all__ = [
     "TEXT_METRICS",
     "VIDEO_FILE",
     "AnimatorRef",
+    "Best",
     "DatasetRef",
     "EnvInfo",
+    "GuidanceEffect",
     "GuidanceFlags",
     "Hardware",
     "MaskRef",
+    "MetricEffect",
     "MetricSummary",
     "PerSampleRecord",
     "ReaderRef",
@@ -65,6 +75,8 @@ __all__ = [
     "RunResult",
     "atomic_write_bytes",
     "atomic_write_text",
+    "badness",
+    "best_of",
     "check_consistency",
     "check_run_dir",
     "code_version",
@@ -72,19 +84,23 @@ __all__ = [
     "collect_hardware",
     "dumps_json",
     "git_state",
+    "guidance_effect",
     "load_config",
     "load_env",
     "load_per_sample",
     "load_result",
     "load_run_dir",
+    "metric_best",
     "package_version",
     "package_versions",
+    "paired_bootstrap",
     "per_seed_values",
     "rescore",
     "run_cache_key",
     "seed_mean_std",
     "source_sha256",
     "summarize",
+    "verdict",
     "write_config",
     "write_env",
     "write_per_sample",

@@ -36,9 +36,11 @@ __all__ = [
     "AnimatorRef",
     "DatasetRef",
     "EnvInfo",
+    "GuidanceEffect",
     "GuidanceFlags",
     "Hardware",
     "MaskRef",
+    "MetricEffect",
     "MetricName",
     "MetricSummary",
     "PerSampleRecord",
@@ -46,6 +48,7 @@ __all__ = [
     "RowKind",
     "RunKind",
     "RunResult",
+    "Verdict",
     "check_variant",
     "seed_mean_std",
 ]
@@ -245,6 +248,86 @@ class Hardware(_Model):
     gpu: str | None = None
 
 
+#: what an interval says about a guidance effect (derived by code, ``talkbench.results.effects.verdict``)
+Verdict = Literal["better", "worse", "no measurable effect"]
+
+
+class MetricEffect(_Model):
+    """One metric of a :class:`GuidanceEffect` (raw units; ``talkbench.results.effects`` has the formulas).
+
+    Attributes:
+        best: the metric's best direction (``"lower"``, ``"higher"``, ``"zero"`` for a signed metric).
+        per_seed: paired Δ = guided − baseline of each seed (over all test items).
+        mean: mean of ``per_seed``.
+        ci_low, ci_high: the bootstrap percentile interval of Δ.
+        distance_mean, distance_ci_low, distance_ci_high: for ``best == "zero"`` only, the change of the
+            distance from 0, ``|guided| − |baseline|``, and its interval.
+        n_items: test items per seed that were resampled.
+        verdict: from the interval of the change in badness (``effects.verdict``).
+    """
+
+    best: Literal["lower", "higher", "zero"]
+    per_seed: list[FiniteFloat] = Field(min_length=1)
+    mean: FiniteFloat
+    ci_low: FiniteFloat
+    ci_high: FiniteFloat
+    distance_mean: FiniteFloat | None = None
+    distance_ci_low: FiniteFloat | None = None
+    distance_ci_high: FiniteFloat | None = None
+    n_items: int = Field(ge=1)
+    verdict: Verdict
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MetricEffect:
+        from .effects import verdict  # the one verdict rule
+
+        mean = math.fsum(self.per_seed) / len(self.per_seed)
+        if not math.isclose(self.mean, mean, rel_tol=1e-9, abs_tol=1e-15):
+            raise ValueError(f"mean {self.mean!r} is not the mean of per_seed {self.per_seed}")
+        distance = (self.distance_mean, self.distance_ci_low, self.distance_ci_high)
+        if self.best == "zero":
+            if any(x is None for x in distance):
+                raise ValueError("a signed metric (best 'zero') needs distance_mean, distance_ci_low/_high")
+            lo, hi = self.distance_ci_low, self.distance_ci_high
+        else:
+            if any(x is not None for x in distance):
+                raise ValueError(f"distance_* fields belong to signed metrics only, not best {self.best!r}")
+            lo, hi = self.ci_low, self.ci_high
+        if self.ci_low > self.ci_high or (lo is not None and hi is not None and lo > hi):
+            raise ValueError("an interval has its low end above its high end")
+        expected = verdict(self.best, float(lo), float(hi))  # type: ignore[arg-type]
+        if self.verdict != expected:
+            raise ValueError(f"verdict {self.verdict!r} does not follow from the interval ({expected!r})")
+        return self
+
+
+class GuidanceEffect(_Model):
+    """A guided run's effect against its animator's baseline run, with paired-bootstrap intervals.
+
+    Attributes:
+        baseline_run: run id of the baseline (same protocol, same animator name, no guidance).
+        baseline_per_sample_sha256: ``effects.per_sample_sha256`` of the baseline's records it used.
+        seeds: the seeds both runs share, paired by value.
+        resamples, bootstrap_seed, confidence: the bootstrap's ``B``, generator seed and level.
+        metrics: metric → :class:`MetricEffect`.
+    """
+
+    baseline_run: Annotated[str, Field(pattern=RUN_ID_PATTERN)]
+    baseline_per_sample_sha256: Sha256
+    seeds: list[int] = Field(min_length=1)
+    resamples: int = Field(ge=1)
+    bootstrap_seed: int
+    confidence: float = Field(gt=0, lt=1)
+    metrics: dict[MetricName, MetricEffect] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _per_seed_counts(self) -> GuidanceEffect:
+        for name, m in self.metrics.items():
+            if len(m.per_seed) != len(self.seeds):
+                raise ValueError(f"{name}: {len(m.per_seed)} per_seed deltas for {len(self.seeds)} seeds")
+        return self
+
+
 class RunResult(_Model):
     """The record of one run: ``result.json`` (schema version :data:`SCHEMA_VERSION`)."""
 
@@ -264,6 +347,8 @@ class RunResult(_Model):
     wall_time_s: FiniteFloat = Field(ge=0)
     date: datetime
     cache_key: Sha256 | None = None
+    #: a guided method run's effect against its baseline (absent in older files and on other rows)
+    guidance_effect: GuidanceEffect | None = None
 
     @field_validator("seeds")
     @classmethod
@@ -302,6 +387,12 @@ class RunResult(_Model):
                 f"dataset {self.dataset.id!r} does not belong to protocol {self.protocol!r} "
                 f"(expects {proto.dataset!r})"
             )
+        alien = sorted(m.id for m in self.masks.values() if m.id.split("/", 1)[0] != proto.topology)
+        if alien:
+            raise ValueError(
+                f"masks {alien} are not of topology {proto.topology!r} of protocol {self.protocol!r}; "
+                "the run was made on another dataset"
+            )
         for name, m in self.metrics.items():
             if len(m.per_seed) != len(self.seeds):
                 raise ValueError(
@@ -319,6 +410,14 @@ class RunResult(_Model):
             raise ValueError(f"metrics {text} come from a lip reader, but 'reader' is missing")
         if self.kind != "method" and not self.guidance.is_baseline:
             raise ValueError(f"a {self.kind!r} row has no guidance; got {self.guidance.label}")
+        if self.guidance_effect is not None:
+            if self.kind != "method" or self.guidance.is_baseline:
+                raise ValueError("guidance_effect belongs to guided method runs only")
+            if self.guidance_effect.baseline_run == self.run_id:
+                raise ValueError("guidance_effect.baseline_run names this run itself")
+            extra = sorted(set(self.guidance_effect.metrics) - set(self.metrics))
+            if extra:
+                raise ValueError(f"guidance_effect has metrics {extra} that the run does not")
         return self
 
 
