@@ -9,7 +9,10 @@ Rules (every violation is collected; :class:`ResultsDirError` lists them all, ea
 3. ``result.json``, ``per_sample.jsonl`` and ``env.json`` pass their schemas
    (:mod:`talkbench.results.io`); ``config.yaml`` is a YAML mapping.
 4. ``result.run_id`` equals the folder name and ``result.protocol`` the protocol folder's name (a
-   result filed under another protocol is *protocol mixing*).
+   result filed under another protocol is *protocol mixing*); the masks of ``result.json`` are of
+   the protocol's topology (checked by :class:`~talkbench.results.schema.RunResult`) and the run's
+   ``config.yaml``, when it records ``data.protocol``, names the same protocol, so a run of one
+   dataset relabelled as another is refused.
 5. The means in ``result.json`` re-derive from ``per_sample.jsonl``
    (:func:`talkbench.results.check_consistency`).
 6. Within one protocol, all runs share the dataset content hash, the hash of each mask id, the
@@ -89,6 +92,14 @@ def _load_run(run_dir: Path, protocol: str, problems: list[str]) -> RunEntry | N
         problems.append(
             f"{run_dir / 'result.json'}: protocol {result.protocol!r} filed under {protocol!r} "
             "(protocol mixing: move it to the folder of its protocol)"
+        )
+        ok = False
+    data = files.config.get("data") if isinstance(files.config, dict) else None
+    ran_on = data.get("protocol") if isinstance(data, dict) else None
+    if ran_on is not None and ran_on != result.protocol:
+        problems.append(
+            f"{run_dir / 'config.yaml'}: data.protocol is {ran_on!r}, but result.json says "
+            f"{result.protocol!r} (a run of one dataset cannot stand for another)"
         )
         ok = False
     for issue in check_consistency(result, records):
