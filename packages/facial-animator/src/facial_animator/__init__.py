@@ -17,8 +17,11 @@ from .registry import (
     unregister_animator,
 )
 
-# Lazy built-ins provided by the CodeTalker and joint audio-text modules (imported on first use).
+# Lazy built-ins of the CodeTalker, conv-regressor and joint audio-text modules (imported on use).
 _BUILTIN_ANIMATORS.setdefault("codetalker", "facial_animator.codetalker.predictor:CodeTalker")
+_BUILTIN_ANIMATORS.setdefault(
+    "conv_regressor", "facial_animator.models.conv_regressor:ConvRegressor"
+)
 _BUILTIN_ANIMATORS.setdefault(
     "joint_audio_text", "facial_animator.models.joint_audio_text:JointAudioTextAnimator"
 )

@@ -65,6 +65,11 @@ class VQConfig:
     positional_encoding: PositionalMode = "official_constant"
     attention_scale: ScaleMode = "hidden"
     gelu_approximate: GeluMode = "tanh"
+    #: unit of the offsets inside the autoencoder, in the dataset's units: the encoder reads
+    #: ``offsets / motion_scale`` and the decoder's output is multiplied by it. ``1.0`` is the
+    #: official model; ``1e-3`` on metre-scale motion trained from scratch puts the zero-mean,
+    #: millimetre-sized offsets at order one for the output layer (no parameter is added)
+    motion_scale: float = 1.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -81,6 +86,8 @@ class VQConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ValueError(f"VQConfig.{name} must be a positive int, got {value!r}")
+        if not self.motion_scale > 0:
+            raise ValueError(f"VQConfig.motion_scale must be > 0, got {self.motion_scale!r}")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"VQConfig.hidden_size ({self.hidden_size}) must be divisible by "

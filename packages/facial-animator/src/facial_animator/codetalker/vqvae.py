@@ -143,7 +143,7 @@ class VQAutoEncoder(nn.Module):
     def features(self, offsets: torch.Tensor) -> torch.Tensor:
         """Pre-quantisation encoder features (B, T·H, C) of flat offsets (B, T, V·3)."""
         self._check_offsets(offsets)
-        h = self.encoder(offsets)
+        h = self.encoder(offsets / self.cfg.motion_scale)
         return h.reshape(h.shape[0], -1, self.cfg.zquant_dim)
 
     def encode(self, offsets: torch.Tensor) -> QuantizerOutput:
@@ -162,7 +162,7 @@ class VQAutoEncoder(nn.Module):
 
     def decode(self, quant: torch.Tensor) -> torch.Tensor:
         """Flat offsets (B, T, V·3) from channels-first codes (B, C, T·H)."""
-        return self.decoder(self._codes_to_features(quant))
+        return self.cfg.motion_scale * self.decoder(self._codes_to_features(quant))
 
     def decode_last(self, quant: torch.Tensor) -> torch.Tensor:
         """Flat offsets (B, 1, V·3) of the last frame of ``decode(quant)``.
@@ -171,7 +171,7 @@ class VQAutoEncoder(nn.Module):
         hidden state goes through it (the decoder transformer still sees the whole sequence).
         """
         hidden = self.decoder.hidden(self._codes_to_features(quant))
-        return self.decoder.vertice_map_reverse(hidden[:, -1:])
+        return self.cfg.motion_scale * self.decoder.vertice_map_reverse(hidden[:, -1:])
 
     def decode_indices(self, indices: torch.Tensor) -> torch.Tensor:
         """Flat offsets (B, T, V·3) from code ids (B, T·H)."""

@@ -39,6 +39,7 @@ from ..checkpoint_io import CheckpointError, torch_load_file
 from ..losses import PhoneticContextAwareLoss
 from ..registry import register_animator
 from .cached_decoding import CachedDecoder
+from .motion_feedback import MotionFeedbackMixin
 
 __all__ = ["FACEFORMER_PRESETS", "FaceFormer", "FaceFormerPreset"]
 
@@ -64,7 +65,7 @@ AudioEncoderName = Literal["wav2vec2", "logmel"]
 
 
 @register_animator("faceformer")
-class FaceFormer(Animator):
+class FaceFormer(MotionFeedbackMixin, Animator):
     """FaceFormer animator (see the module docstring).
 
     Args:
@@ -77,12 +78,25 @@ class FaceFormer(Animator):
         wav2vec2_path: local directory or cached model id of pretrained wav2vec2 weights (never
             downloaded); ``None`` = random init.
         teacher_forcing: train with teacher forcing instead of the official autoregressive loop.
+        rollout_training: train on the model's own rollout (takes precedence over
+            ``teacher_forcing``): a no-grad cached autoregressive rollout gives the fed-back inputs
+            and one teacher-forced pass on those inputs gives the prediction. Without dropout its
+            output equals the autoregressive rollout (the decoder is causal), so the loss is the
+            one the official loop computes and training sees the inputs inference sees (no
+            exposure bias); the gradient does not flow back through the fed-back frames. Costs one
+            cached rollout plus one teacher-forced pass instead of the official loop's O(T²) work.
         reconstruction_loss: ``"mse"`` (official) or ``"phonetic_context"`` (Kim & Kim 2025: the
             MSE replaced by :class:`~facial_animator.losses.PhoneticContextAwareLoss`, window
             ``phonetic_window``, temperature ``phonetic_temperature``). The loss is reported under
             that name in ``AnimatorOutput.losses``.
         n_head, max_seq_len, dropout: decoder heads (the bias is built for 4), PPE buffer length
             (600 as the official; only the buffer size depends on it) and dropout.
+        motion_scale: unit of the decoder's motion tokens, in the dataset's units: offsets are
+            ``motion_scale · vertice_map_r(h)`` and are fed back as ``vertice_map(offset /
+            motion_scale)``. ``1.0`` is the official model. Models trained from scratch on
+            metre-scale motion (millimetre displacements) use ``1e-3``, so that the zero-initialised
+            output layer and the input map work on values of order one (no parameter is added:
+            the state_dict is unchanged).
     """
 
     name = "faceformer"
@@ -104,14 +118,19 @@ class FaceFormer(Animator):
         audio_encoder_kwargs: dict[str, Any] | None = None,
         wav2vec2_path: str | None = None,
         teacher_forcing: bool = False,
+        rollout_training: bool = False,
         reconstruction_loss: Literal["mse", "phonetic_context"] = "mse",
         phonetic_window: int = 5,
         phonetic_temperature: float = 1.0,
         n_head: int = 4,
         max_seq_len: int = 600,
         dropout: float = 0.1,
+        motion_scale: float = 1.0,
     ) -> None:
         super().__init__()
+        if not motion_scale > 0:
+            raise ValueError(f"FaceFormer: motion_scale must be > 0, got {motion_scale}")
+        self.motion_scale = float(motion_scale)
         key = dataset.lower()
         if key not in FACEFORMER_PRESETS:
             raise ValueError(
@@ -126,6 +145,7 @@ class FaceFormer(Animator):
         self.num_styles = int(num_styles if num_styles is not None else preset.num_styles)
         self.frame_rate_mode: FrameRateMode = frame_rate_mode or preset.frame_rate_mode
         self.teacher_forcing = teacher_forcing
+        self.rollout_training = rollout_training
         if reconstruction_loss not in ("mse", "phonetic_context"):
             raise ValueError(
                 "FaceFormer: reconstruction_loss must be 'mse' or 'phonetic_context', "
@@ -189,9 +209,7 @@ class FaceFormer(Animator):
     ) -> Tensor:
         """Teacher forcing: inputs ``[template, GT_1 … GT_{T−1}] − template`` → offsets ``(B, T, V·3)``."""
         tpl = template.unsqueeze(1)
-        inputs = torch.cat([tpl, target[:, :-1]], dim=1) - tpl
-        tokens = self.PPE(self.vertice_map(inputs) + style_emb.unsqueeze(1))
-        return self.vertice_map_r(self._decode(tokens, memory))
+        return self.decode_inputs(memory, style_emb, torch.cat([tpl, target[:, :-1]], dim=1) - tpl)
 
     def decode_full_prefix(self, memory: Tensor, style_emb: Tensor, num_frames: int) -> Tensor:
         """Official autoregressive loop: every step re-runs the decoder and ``vertice_map_r`` over the prefix.
@@ -205,7 +223,7 @@ class FaceFormer(Animator):
         for _ in range(num_frames):
             out = self.vertice_map_r(self._decode(self.PPE(emb), memory))
             emb = torch.cat([emb, self.vertice_map(out[:, -1:]) + style], dim=1)
-        return out
+        return self.motion_scale * out
 
     def decode_cached(
         self, memory: Tensor, style_emb: Tensor, num_frames: int, *, fold_output_map: bool = True
@@ -237,7 +255,7 @@ class FaceFormer(Animator):
                 hidden.append(offset)
                 token = self.vertice_map(offset) + style
         stacked = torch.cat(hidden, dim=1)
-        return self.vertice_map_r(stacked) if fold_output_map else stacked
+        return self.motion_scale * (self.vertice_map_r(stacked) if fold_output_map else stacked)
 
     # ------------------------------------------------------------------ Animator API
     def forward(self, batch: AnimatorInput) -> AnimatorOutput:
@@ -254,7 +272,9 @@ class FaceFormer(Animator):
             # BIWI rule: audio shorter than the motion → the ground truth is cut to T_a // 2 frames
             num_frames = min(num_frames, target.shape[1])
             target = target[:, :num_frames]
-        if target is not None and self.teacher_forcing:
+        if self.training and self.rollout_training:
+            offsets = self.decode_rollout_inputs(memory, style_emb, num_frames)
+        elif target is not None and self.teacher_forcing:
             offsets = self.decode_teacher_forced(memory, style_emb, template, target)
         elif self.training:
             offsets = self.decode_full_prefix(memory, style_emb, num_frames)

@@ -48,6 +48,7 @@ from ..registry import register_animator
 from ..text import TranscriptEncoder
 from .cached_decoding import CachedDecoder
 from .faceformer import FACEFORMER_PRESETS
+from .motion_feedback import MotionFeedbackMixin
 
 __all__ = ["JointAudioTextAnimator", "shared_transcript_encoder"]
 
@@ -63,7 +64,7 @@ def shared_transcript_encoder(model_path: str | Path | None = None, layer: int =
 
 
 @register_animator("joint_audio_text")
-class JointAudioTextAnimator(Animator):
+class JointAudioTextAnimator(MotionFeedbackMixin, Animator):
     """Audio + transcript → vertices (see the module docstring).
 
     Args:
@@ -74,6 +75,8 @@ class JointAudioTextAnimator(Animator):
         text_encoder: an existing :class:`TranscriptEncoder` (overrides the two arguments above).
         num_layers, n_head, dropout, max_seq_len: decoder layers (1), heads (4), dropout, PPE buffer.
         teacher_forcing: train with teacher forcing (default) or FaceFormer's autoregressive loop.
+        rollout_training, motion_scale: as for FaceFormer
+            (:class:`~facial_animator.models.motion_feedback.MotionFeedbackMixin`).
         audio_encoder, audio_encoder_kwargs, wav2vec2_path: as for FaceFormer.
     """
 
@@ -100,11 +103,17 @@ class JointAudioTextAnimator(Animator):
         dropout: float = 0.1,
         max_seq_len: int = 600,
         teacher_forcing: bool = True,
+        rollout_training: bool = False,
+        motion_scale: float = 1.0,
         audio_encoder: Literal["wav2vec2", "logmel"] = "wav2vec2",
         audio_encoder_kwargs: dict[str, Any] | None = None,
         wav2vec2_path: str | None = None,
     ) -> None:
         super().__init__()
+        if not motion_scale > 0:
+            raise ValueError(f"JointAudioTextAnimator: motion_scale must be > 0, got {motion_scale}")
+        self.motion_scale = float(motion_scale)
+        self.rollout_training = rollout_training
         key = dataset.lower()
         if key not in FACEFORMER_PRESETS:
             raise ValueError(
@@ -189,9 +198,7 @@ class JointAudioTextAnimator(Animator):
     ) -> Tensor:
         """Inputs ``[template, GT_1 … GT_{T−1}] − template`` → offsets ``(B, T, V·3)``."""
         tpl = template.unsqueeze(1)
-        inputs = torch.cat([tpl, target[:, :-1]], dim=1) - tpl
-        tokens = self.PPE(self.vertice_map(inputs) + style_emb.unsqueeze(1))
-        return self.vertice_map_r(self._decode(tokens, memory))
+        return self.decode_inputs(memory, style_emb, torch.cat([tpl, target[:, :-1]], dim=1) - tpl)
 
     def decode_full_prefix(self, memory: Tensor, style_emb: Tensor, num_frames: int) -> Tensor:
         """FaceFormer's autoregressive loop over the whole prefix → offsets ``(B, T, V·3)``."""
@@ -201,7 +208,7 @@ class JointAudioTextAnimator(Animator):
         for _ in range(num_frames):
             out = self.vertice_map_r(self._decode(self.PPE(emb), memory))
             emb = torch.cat([emb, self.vertice_map(out[:, -1:]) + style], dim=1)
-        return out
+        return self.motion_scale * out
 
     def decode_cached(self, memory: Tensor, style_emb: Tensor, num_frames: int) -> Tensor:
         """KV-cached autoregressive loop (inference) → offsets ``(B, T, V·3)``."""
@@ -219,7 +226,7 @@ class JointAudioTextAnimator(Animator):
             offset = self.vertice_map_r(decoder.step(token + self.PPE.encoding(1, offset=i)))
             outputs.append(offset)
             token = self.vertice_map(offset) + style
-        return torch.cat(outputs, dim=1)
+        return self.motion_scale * torch.cat(outputs, dim=1)
 
     # ------------------------------------------------------------------ Animator API
     def forward(self, batch: AnimatorInput) -> AnimatorOutput:
@@ -236,7 +243,9 @@ class JointAudioTextAnimator(Animator):
         if target is not None:
             num_frames = min(num_frames, target.shape[1])
             target = target[:, :num_frames]
-        if target is not None and self.teacher_forcing:
+        if self.training and self.rollout_training:
+            offsets = self.decode_rollout_inputs(memory, style_emb, num_frames)
+        elif target is not None and self.teacher_forcing:
             offsets = self.decode_teacher_forced(memory, style_emb, template, target)
         elif self.training:
             offsets = self.decode_full_prefix(memory, style_emb, num_frames)
