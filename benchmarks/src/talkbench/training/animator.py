@@ -115,7 +115,11 @@ class AnimatorTrainer:
         )
         self.guidance: AVGuidance | None = None
         params = [
-            {"params": [p for p in self.model.parameters() if p.requires_grad], "lr": self.config.training.lr}
+            {
+                "params": [p for p in self.model.parameters() if p.requires_grad],
+                "lr": run.animator.lr or self.config.training.lr,
+                "eps": self.config.training.adam_eps,
+            }
         ]
         if run.uses_av:
             if expert is None:
@@ -132,6 +136,7 @@ class AnimatorTrainer:
                 )
         # foreach: one fused update over all tensors (the CPU default is a Python loop over them)
         self.optimizer = torch.optim.Adam(params, foreach=True)
+        self.total_steps = run.animator.steps or self.config.training.steps
         self.step_index = 0
         self.vq_done = run.animator.registry != "codetalker"
 
@@ -339,9 +344,9 @@ class AnimatorTrainer:
         progress: bool = False,
         vq_cache: str | Path | None = None,
     ) -> list[dict[str, float]]:
-        """Train to ``training.steps``, resuming from ``checkpoint`` when it exists and saving it
-        every ``training.checkpoint_every`` steps and at the end (rank 0 only). CodeTalker's stage 1
-        comes from ``vq_cache`` when that file exists (see :meth:`stage1`)."""
+        """Train to ``training.steps`` (or the animator's own ``steps``), resuming from ``checkpoint``
+        when it exists and saving it every ``training.checkpoint_every`` steps and at the end (rank 0
+        only). CodeTalker's stage 1 comes from ``vq_cache`` when that file exists (see :meth:`stage1`)."""
         from tqdm import tqdm
 
         cfg = self.config.training
@@ -355,12 +360,12 @@ class AnimatorTrainer:
         logs = []
         every = self.config.guidance.av_every
         bar = tqdm(
-            total=cfg.steps,
+            total=self.total_steps,
             initial=self.step_index,
             desc=f"{self.run.run_id} s{self.seed}",
             disable=not progress,
         )
-        while self.step_index < cfg.steps:
+        while self.step_index < self.total_steps:
             step = self.step_index
             log = self.step(self.batch_for_step(step), use_av=self.guidance is not None and step % every == 0)
             self.step_index = step + 1
@@ -371,7 +376,7 @@ class AnimatorTrainer:
             if (
                 checkpoint is not None
                 and main
-                and (self.step_index % cfg.checkpoint_every == 0 or self.step_index == cfg.steps)
+                and (self.step_index % cfg.checkpoint_every == 0 or self.step_index == self.total_steps)
             ):
                 self.save(checkpoint)
             if on_step is not None:
