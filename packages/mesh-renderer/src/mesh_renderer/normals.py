@@ -10,9 +10,12 @@ __all__ = ["face_normals", "vertex_normals"]
 def face_normals(vertices: torch.Tensor, faces: torch.Tensor, normalize: bool = True) -> torch.Tensor:
     """``(..., F, 3)`` face normals ``(v1 - v0) x (v2 - v0)`` of ``(..., V, 3)`` vertices."""
     faces = faces.to(device=vertices.device, dtype=torch.int64)
-    v0 = vertices[..., faces[:, 0], :]
-    v1 = vertices[..., faces[:, 1], :]
-    v2 = vertices[..., faces[:, 2], :]
+    # index_select, not advanced indexing: its backward (index_add) sums the gradients of a vertex
+    # shared by several faces in a fixed order; advanced indexing back-propagates through an
+    # accumulating index_put whose summation order varies between runs with several CPU threads
+    v0 = vertices.index_select(-2, faces[:, 0])
+    v1 = vertices.index_select(-2, faces[:, 1])
+    v2 = vertices.index_select(-2, faces[:, 2])
     n = torch.linalg.cross(v1 - v0, v2 - v0, dim=-1)
     return torch.nn.functional.normalize(n, dim=-1, eps=1e-12) if normalize else n
 
