@@ -37,7 +37,8 @@ def _grad(fn, x0: torch.Tensor) -> torch.Tensor:
 def test_render_mouth_video_gradient_is_reproducible_with_two_threads() -> None:
     v, f, lips = lip_sheets(rows=12, cols=16, opening=0.12)
     frames = 10
-    wobble = 0.01 * torch.sin(torch.arange(frames * v.shape[0] * 3, dtype=torch.float32)).reshape(frames, -1, 3)
+    steps = torch.arange(frames * v.shape[0] * 3, dtype=torch.float32)
+    wobble = 0.01 * torch.sin(steps).reshape(frames, -1, 3)
     seq = (v.expand(frames, -1, -1) + wobble)[None]
     cam = OrthographicCamera(scale=0.4)
 
