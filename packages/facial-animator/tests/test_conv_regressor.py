@@ -49,7 +49,8 @@ def test_receptive_field_is_layers_times_kernel_minus_one_plus_one():
 def test_starts_from_the_template_and_overfits_one_sequence():
     model = _model(num_styles=1, output_scale=0.1)
     audio, template, target = synthetic_sequence(20, 30, 16000)
-    batch = AnimatorInput(audio=audio, template=template, style=torch.zeros(1, dtype=torch.long), target=target)
+    style = torch.zeros(1, dtype=torch.long)
+    batch = AnimatorInput(audio=audio, template=template, style=style, target=target)
     out = model(batch)
     assert torch.equal(out.vertices, template.unsqueeze(1).expand_as(out.vertices))
     first = float(out.losses["mse"].detach())
@@ -73,7 +74,9 @@ def test_output_scale_is_a_reparametrisation():
         b.output.weight.copy_(a.output.weight / 1e-3)
         b.output.bias.copy_(a.output.bias / 1e-3)
     audio, template, _ = synthetic_sequence(20, 30, 16000)
-    torch.testing.assert_close(a.predict(audio, template, 1), b.predict(audio, template, 1), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(
+        a.predict(audio, template, 1), b.predict(audio, template, 1), rtol=1e-5, atol=1e-7
+    )
 
 
 def test_biwi_pair_rule_gives_25_fps():

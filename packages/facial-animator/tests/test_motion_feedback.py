@@ -110,8 +110,9 @@ def test_rollout_training_gradient_reaches_every_trained_parameter():
     model(AnimatorInput(audio=audio, template=template, style=torch.tensor([0]), target=target)).losses[
         "mse"
     ].backward()
-    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())]
-    # obj_vector rows of unused styles are zero, but the tensor has a gradient
+    missing = [
+        n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.any())
+    ]
     assert missing == []
 
 
