@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from talkbench.regression import compare_dirs, format_report, load_result_set
+from talkbench.regression.bracket import SMOKE_MAX_LVE_RATIO, check_beats_template
 
 BASELINE = Path(__file__).resolve().parents[1] / "regression" / "smoke"
 
@@ -35,6 +36,12 @@ def test_smoke_preset_matches_committed_baseline(tmp_path: Path) -> None:
     assert run_dirs, "the smoke preset produced no runs"
     for run_dir in run_dirs:
         assert (Path(run_dir) / "result.json").is_file(), f"{run_dir}: no result.json"
-    assert len(load_result_set(results)) == len(run_dirs)
+    fresh = load_result_set(results)
+    assert len(fresh) == len(run_dirs)
+    # The bracketing check on the fresh results: every animator's baseline clearly below the
+    # motionless template (a regression back to "near template" cannot hide inside the tolerance).
+    ratios, too_close = check_beats_template(fresh, SMOKE_MAX_LVE_RATIO)
+    assert len(ratios) == 4, [r.label for r in ratios]  # FaceFormer, CodeTalker, joint, conv regressor
+    assert not too_close, "\n".join(too_close)
     report = compare_dirs(results, BASELINE)
     assert report.passed, "\n" + format_report(report)

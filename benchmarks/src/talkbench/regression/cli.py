@@ -15,7 +15,8 @@ from typing import Annotated
 import typer
 
 from ..results.io import ResultFileError
-from .compare import RegressionInputError, RegressionReport, compare_dirs
+from .bracket import SMOKE_MAX_LVE_RATIO, check_beats_template
+from .compare import RegressionInputError, RegressionReport, compare_dirs, load_result_set
 from .refresh import refresh_baseline
 from .table import format_report
 from .tolerance import DEFAULT_K, DEFAULT_REL, DEFAULT_TWO_SIDED, ToleranceRule
@@ -148,6 +149,14 @@ def smoke(
     fail_on_improvement: _IMPROVE = False,
     markdown: _MD = False,
     only_failures: _ONLY = False,
+    max_lve_ratio: Annotated[
+        float,
+        typer.Option(
+            "--max-lve-ratio",
+            help="fail when an animator's baseline LVE / template LVE exceeds this on any seed "
+            "(the bracketing check; docs/regression.md)",
+        ),
+    ] = SMOKE_MAX_LVE_RATIO,
     fresh: Annotated[
         bool,
         typer.Option(
@@ -176,6 +185,15 @@ def smoke(
         run_grid(config, out)
     try:
         report = compare_dirs(out, baseline, rule)
-    except (RegressionInputError, ResultFileError) as exc:
+        ratios, too_close = check_beats_template(load_result_set(out), max_lve_ratio)
+    except (RegressionInputError, ResultFileError, ValueError) as exc:
         _input_error(str(exc))
+    for r in ratios:
+        typer.echo(
+            f"LVE / template  {r.label}: {r.mean:.3f} (worst seed {r.worst:.3f}, limit {max_lve_ratio})"
+        )
+    for message in too_close:
+        typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    if too_close:
+        raise typer.Exit(code=1)
     _emit(report, markdown, only_failures)
