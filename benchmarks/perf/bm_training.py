@@ -23,6 +23,10 @@ Figures (``extra_info`` of each benchmark in the JSON):
   autoencoder, the preset's ``training.vq_steps``) is trained before timing.
   The expert has the preset's architecture with untrained weights: the step's cost does not depend on
   the weight values, and stage 1 is not part of the step.
+* ``test_decoder_training_mode[<mode>]``: one optimisation step of the preset's FaceFormer trained
+  ``teacher`` forced, by ``rollout`` training (a no-grad cached rollout feeds one causal pass; the
+  synthetic presets' choice) and by the official ``autoregressive`` loop (gradients through the
+  recurrence, O(T²)); ``extra_info["ratio_to_teacher"]`` is each mode's step time over teacher forcing.
 * ``test_inference_real_time_factor[<animator>]``: ``predict`` on one synthetic test utterance;
   ``real_time_factor`` = seconds of compute per second of audio (below 1: faster than real time).
 """
@@ -87,6 +91,8 @@ ANIMATORS = [a.name for a in load_config(PRESET).animators]
 def test_training_step(benchmark, setup: dict[str, Any], animator: str, variant: str) -> None:
     config: BenchConfig = setup["config"]
     spec = next(a for a in config.animators if a.name == animator)
+    if spec.variants is not None and variant not in spec.variants:
+        pytest.skip(f"{animator} is not trained with the {variant!r} variant in the {PRESET} preset")
     run = RunSpec(config=config, animator=spec, variant=variant)
     expert = _untrained_expert(config) if variant == "av" else None
     trainer = AnimatorTrainer(run, 0, setup["train"], setup["train"][0].faces, setup["lips"], expert, "cpu")
@@ -114,6 +120,26 @@ def test_training_step(benchmark, setup: dict[str, Any], animator: str, variant:
             info[f"ratio_to_baseline{suffix}"] = av_s / base_s
             info[f"amortized_ratio{suffix}"] = (av_s + (every - 1) * base_s) / (every * base_s)
         info["meets_target"] = info["amortized_ratio_min"] <= TARGET_RATIO
+
+
+_MODE_TIMES: dict[str, float] = {}
+
+
+@pytest.mark.parametrize("mode", ["teacher", "rollout", "autoregressive"])
+def test_decoder_training_mode(benchmark, setup: dict[str, Any], mode: str) -> None:
+    config: BenchConfig = setup["config"]
+    spec = next(a for a in config.animators if a.registry == "faceformer")
+    kwargs = dict(spec.kwargs, teacher_forcing=mode == "teacher", rollout_training=mode == "rollout")
+    run = RunSpec(config=config, animator=spec.model_copy(update={"kwargs": kwargs}), variant="baseline")
+    trainer = AnimatorTrainer(run, 0, setup["train"], setup["train"][0].faces, setup["lips"], None, "cpu")
+    batch = to_animator_input(setup["train"][0], max_frames=config.training.max_frames)
+    benchmark.pedantic(lambda: trainer.step(batch), rounds=3 if mode == "autoregressive" else 10,
+                       iterations=1, warmup_rounds=1)
+    _MODE_TIMES[mode] = benchmark.stats.stats.min
+    info = benchmark.extra_info
+    info.update(preset=PRESET, frames=int(batch.target.shape[1]), step_s=benchmark.stats.stats.mean)
+    if "teacher" in _MODE_TIMES:
+        info["ratio_to_teacher"] = _MODE_TIMES[mode] / _MODE_TIMES["teacher"]
 
 
 @pytest.mark.parametrize("animator", ANIMATORS)

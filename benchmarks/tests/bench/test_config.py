@@ -13,9 +13,25 @@ from talkbench.config import PRESETS, VARIANTS, ConfigError, apply_overrides, lo
 def test_every_preset_validates(preset: str) -> None:
     config = load_config(preset)
     assert config.name == preset
-    assert {a.registry for a in config.animators} == {"faceformer", "codetalker", "joint_audio_text"}
+    papers = {"faceformer", "codetalker", "joint_audio_text"}
+    registries = {a.registry for a in config.animators}
     assert set(config.variants) == set(VARIANTS)
-    assert len(config.run_specs()) == 3 * 4
+    if preset.startswith("paper-"):
+        assert registries == papers
+        assert len(config.run_specs()) == 3 * 4
+    else:  # the synthetic presets add the conv regressor's baseline as the reference row
+        assert registries == papers | {"conv_regressor"}
+        assert len(config.run_specs()) == 3 * 4 + 1
+        reference = [s for s in config.run_specs() if s.animator.registry == "conv_regressor"]
+        assert [s.variant for s in reference] == ["baseline"]
+
+
+def test_unknown_animator_is_refused_at_load_with_a_suggestion(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nanimators: [{name: F, registry: facefromer}]\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_config(bad)
+    assert "animators.0.registry" in str(err.value) and "Did you mean 'faceformer'" in str(err.value)
 
 
 def test_default_has_a_spread_over_seeds() -> None:
@@ -69,7 +85,7 @@ def test_overrides_are_parsed_as_yaml() -> None:
     )
     assert c.training.steps == 7 and c.seeds == [3, 4, 5]
     assert c.guidance.expert_trainable is False and c.guidance.lambda_av == 0.0025
-    assert [s.variant for s in c.run_specs()] == ["baseline"] * 3
+    assert [s.variant for s in c.run_specs()] == ["baseline"] * 4  # 3 animators + the conv regressor
 
 
 def test_apply_overrides_does_not_touch_the_input() -> None:

@@ -129,3 +129,21 @@ def test_codetalker_stage1_from_the_shared_cache_gives_the_same_run(
         assert all(torch.equal(w[k], a[k]) for k in auto)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_animator_steps_lr_and_adam_eps_reach_the_trainer(tiny_config: BenchConfig) -> None:
+    """An animator entry's own ``steps`` / ``lr`` and ``training.adam_eps`` are what the trainer uses."""
+    base = tiny_config.model_dump()
+    base["training"]["adam_eps"] = 1e-12
+    ct = next(a for a in base["animators"] if a["registry"] == "codetalker")
+    ct.update(steps=3, lr=3e-4)
+    config = type(tiny_config).model_validate(base)
+    ct_trainer = _trainer(config, "codetalker", "baseline")
+    ff_trainer = _trainer(config, "faceformer", "baseline")
+    assert ct_trainer.total_steps == 3 and ff_trainer.total_steps == config.training.steps == 6
+    (ct_group,) = ct_trainer.optimizer.param_groups
+    (ff_group,) = ff_trainer.optimizer.param_groups
+    assert (ct_group["lr"], ct_group["eps"]) == (3e-4, 1e-12)
+    assert (ff_group["lr"], ff_group["eps"]) == (config.training.lr, 1e-12)
+    ct_trainer.fit()
+    assert ct_trainer.step_index == 3
