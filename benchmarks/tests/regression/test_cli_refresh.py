@@ -100,14 +100,40 @@ def test_smoke_command_runs_fresh_then_compares(tmp_path, write_set, metric, res
         seen["root"], seen["work"] = config.data.root, config.work_dir
         r = result("ff", {"lve": metric([1.5e-5] * 3, "lve")})
         write_result(out / "synth" / "ff" / "result.json", r)
-        return [out / "synth" / "ff"]
+        tpl = result("template", {"lve": metric([4.0e-5], "lve")}, kind="template", animator="template")
+        write_result(out / "synth" / "template" / "result.json", tpl)
+        return [out / "synth" / "ff", out / "synth" / "template"]
 
     monkeypatch.setattr(talkbench.run, "run_grid", fake_run_grid)
     out = runner.invoke(regress_app, ["smoke", "--out", str(tmp_path / "o"), "--baseline", str(baseline)])
     assert out.exit_code == 1, out.output
     assert "REGRESSED" in out.output
+    assert "LVE / template  synth | faceformer: 0.375" in out.output  # 1.5e-5 / 4e-5
     assert "talkbench-smoke-" in seen["root"] and "talkbench-smoke-" in seen["work"]
     args = ["smoke", "--out", str(tmp_path / "c"), "--baseline", str(baseline), "--cached", "--k", "9"]
     cached = runner.invoke(regress_app, args)  # k = 9: tol 9e-6 covers the +4e-6 change
     assert cached.exit_code == 0, cached.output
     assert seen["root"] == "data/synth-smoke"
+
+
+def test_smoke_command_fails_when_an_animator_is_near_the_template(
+    tmp_path, write_set, metric, result, monkeypatch
+) -> None:
+    import talkbench.run
+    from talkbench.results import write_result
+
+    baseline = write_set("base", [result("ff", {"lve": metric([1.5e-5] * 3, "lve")})])
+
+    def fake_run_grid(config, out):
+        write_result(out / "synth" / "ff" / "result.json", result("ff", {"lve": metric([1.5e-5] * 3, "lve")}))
+        tpl = result("template", {"lve": metric([1.6e-5], "lve")}, kind="template", animator="template")
+        write_result(out / "synth" / "template" / "result.json", tpl)
+        return [out / "synth" / "ff", out / "synth" / "template"]
+
+    monkeypatch.setattr(talkbench.run, "run_grid", fake_run_grid)
+    args = ["smoke", "--out", str(tmp_path / "o"), "--baseline", str(baseline)]
+    out = runner.invoke(regress_app, args)
+    assert out.exit_code == 1, out.output  # metrics equal the baseline, but 1.5 / 1.6 = 0.94 > 0.75
+    assert "not clearly better than the motionless template" in out.output
+    loose = runner.invoke(regress_app, [*args[:2], str(tmp_path / "p"), *args[3:], "--max-lve-ratio", "0.95"])
+    assert loose.exit_code == 0, loose.output
