@@ -183,6 +183,9 @@ class EvalConfig(_Strict):
     #: ``all_train_styles`` protocols: condition on the first n training styles only (``None``: all,
     #: the protocol's definition; smaller values are a budget shortcut and are recorded in the config)
     max_styles: int | None = Field(default=None, ge=1)
+    #: also score this many training sequences (speakers in turn), each in its own speaker's style,
+    #: with the vertex metrics only (``result.json`` ``train_metrics``); ``None``: test split only
+    train_sequences: int | None = Field(default=None, ge=1)
     #: one of ``facial_metrics.LVE_VARIANTS``
     lve_variant: str = "max_sq"
     #: one of ``facial_metrics.FDD_VARIANTS``

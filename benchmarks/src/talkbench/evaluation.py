@@ -43,9 +43,11 @@ __all__ = [
     "evaluate_animator",
     "evaluate_ground_truth",
     "evaluate_template",
+    "evaluate_train_split",
     "make_context",
     "metric_variants",
     "pad_audio",
+    "train_samples",
 ]
 
 
@@ -222,6 +224,54 @@ def evaluate_animator(
         metrics, pred_t = _vertex_metrics(ctx, pred, sample)
         items.append((sample, style_name, metrics, pred_t))
     return _records(ctx, seed, items, read=True)
+
+
+def train_samples(config: BenchConfig, train: list[Sample]) -> list[Sample]:
+    """The ``eval.train_sequences`` training sequences scored beside the test split: the speakers'
+    sequences taken in turn (first of every speaker, then second, ...), in corpus order."""
+    n = config.eval.train_sequences
+    if not n:
+        return []
+    by_speaker: dict[str, list[Sample]] = {}
+    for s in train:
+        by_speaker.setdefault(s.subject, []).append(s)
+    out: list[Sample] = []
+    rank = 0
+    while len(out) < n and any(rank < len(v) for v in by_speaker.values()):
+        out += [v[rank] for v in by_speaker.values() if rank < len(v)][: n - len(out)]
+        rank += 1
+    return out
+
+
+@torch.no_grad()
+def evaluate_train_split(
+    model: Animator | None, ctx: EvalContext, samples: list[Sample], seed: int
+) -> list[PerSampleRecord]:
+    """Vertex metrics of ``model`` (``None``: the motionless template) on training ``samples``, each
+    conditioned on its own speaker's style, with the same inference as the test split."""
+    from .training.data import to_animator_input
+
+    records = []
+    for sample in samples:
+        if model is None:
+            tpl = torch.from_numpy(np.asarray(sample.template, dtype=np.float32))
+            pred = tpl[None, None].expand(1, sample.num_frames, *tpl.shape).contiguous()
+        else:
+            model.eval()
+            device = next(model.parameters()).device
+            inp = to_animator_input(sample, device=device)
+            pred = model.predict(
+                pad_audio(inp.audio, sample.fps), inp.template, inp.style,
+                transcript=inp.transcript, words=inp.words, phones=inp.phones,
+            )
+        metrics, _ = _vertex_metrics(ctx, pred, sample)
+        records.append(
+            PerSampleRecord(
+                seed=seed, sample_id=sample.name, subject=sample.subject, style=sample.subject,
+                frames=sample.num_frames, metrics=metrics,
+            )
+        )
+    return records
 
 
 def evaluate_ground_truth(ctx: EvalContext) -> list[PerSampleRecord]:

@@ -28,8 +28,10 @@ from .evaluation import (
     evaluate_animator,
     evaluate_ground_truth,
     evaluate_template,
+    evaluate_train_split,
     make_context,
     metric_variants,
+    train_samples,
 )
 from .progress import progress_enabled
 from .results import (
@@ -195,8 +197,13 @@ def _write(
     key: str,
     wall: float,
     video: Path | None = None,
+    train_records: list[PerSampleRecord] | None = None,
 ) -> Path:
     metrics = summarize(records, seeds, ctx.config.data.protocol, variants)
+    train_metrics = None
+    if train_records:
+        vertex = metric_variants(ctx.config, text=False)
+        train_metrics = summarize(train_records, seeds, ctx.config.data.protocol, vertex)
     text = any(m in variants for m in ("cer", "wer", "ver"))
     result = RunResult(
         schema_version=SCHEMA_VERSION,
@@ -215,6 +222,7 @@ def _write(
         wall_time_s=wall,
         date=datetime.now(timezone.utc),
         cache_key=key,
+        train_metrics=train_metrics,
     )
     run_dir = ctx.out_dir() / run_id
     return write_run_dir(run_dir, result, records, resolved, collect_env(), video=video)
@@ -245,6 +253,8 @@ def _bracket_rows(ctx: GridContext) -> list[Path]:
         t0 = time.perf_counter()
         records = fn(ctx.eval)
         variants = metric_variants(c, text=True, vertex=vertex)
+        train = train_samples(c, ctx.train) if vertex else []
+        train_records = evaluate_train_split(None, ctx.eval, train, 0) if train else None
         out.append(
             _write(
                 ctx,
@@ -259,6 +269,7 @@ def _bracket_rows(ctx: GridContext) -> list[Path]:
                 resolved,
                 key,
                 time.perf_counter() - t0,
+                train_records=train_records,
             )
         )
         ctx.say(f"{run_id}: written")
@@ -312,6 +323,8 @@ def run_cell(
         ctx.say(f"{spec.run_id}: cached")
         return run_dir
     records: list[PerSampleRecord] = []
+    train_records: list[PerSampleRecord] = []
+    train = train_samples(c, ctx.train)
     video = None
     t0 = time.perf_counter()
     for i, seed in enumerate(c.seeds):
@@ -327,6 +340,7 @@ def run_cell(
         if ctx.dist.rank != 0:
             continue
         records += evaluate_animator(trainer.model, ctx.eval, seed, ctx.progress)
+        train_records += evaluate_train_split(trainer.model, ctx.eval, train, seed)
         if i == 0 and c.sample_videos:
             try:
                 video = _sample_video(ctx, trainer)
@@ -349,6 +363,7 @@ def run_cell(
         key,
         time.perf_counter() - t0,
         video,
+        train_records,
     )
     ctx.say(f"{spec.run_id}: written ({time.perf_counter() - t0:.0f} s)")
     return path

@@ -102,3 +102,44 @@ def test_pad_audio_appends_silence() -> None:
     a = torch.ones(1, 100)
     out = pad_audio(a, 30.0, frames=2)
     assert out.shape == (1, 100 + 1067) and torch.equal(out[:, :100], a) and out[:, 100:].abs().sum() == 0
+
+
+def test_training_split_metrics_are_stored_beside_the_test_metrics(
+    tiny_config: BenchConfig, tmp_path: Path
+) -> None:
+    """``eval.train_sequences``: the speakers' training sequences in turn, each in its own style; the
+    template row's training LVE equals facial_metrics' LVE of the template on those sequences."""
+    from facial_metrics import lip_vertex_error
+    from talkbench.evaluation import train_samples
+    from talkbench.training.data import load_masks, load_split
+
+    base = tiny_config.model_dump()
+    base["eval"]["train_sequences"] = 3
+    base["variants"] = ["baseline"]
+    config = type(tiny_config).model_validate(base)
+    config = config.model_copy(update={"animators": config.animators[:1]})
+    train = load_split(config, "train")
+    picked = train_samples(config, train)
+    speakers = list(dict.fromkeys(s.subject for s in train))
+    # first sequence of each speaker, in corpus order, until 3 are taken
+    first = [next(s for s in train if s.subject == sp).name for sp in speakers[:3]]
+    assert [s.name for s in picked] == first
+
+    results = tmp_path / "results"
+    run_grid(config, results, progress=False)
+    run = load_result(results / "synth" / "faceformer-baseline" / "result.json")
+    tpl = load_result(results / "synth" / "template" / "result.json")
+    assert run.train_metrics is not None and set(run.train_metrics) == {"lve", "fdd", "mve"}
+    assert run.train_metrics["lve"].n == 3 and len(run.train_metrics["lve"].per_seed) == len(config.seeds)
+    lips = load_masks(config)["lip"]
+    want = []
+    for s in picked:
+        gt = torch.from_numpy(np.array(s.vertices, dtype=np.float32))[None]
+        still = torch.from_numpy(np.array(s.template, dtype=np.float32))[None, None].expand_as(gt)
+        want.append((float(lip_vertex_error(still, gt, lips, "max_sq", "error")), s.num_frames))
+    frames = sum(f for _, f in want)
+    by_frames = sum(v * f for v, f in want) / frames  # a seed's LVE is the mean over all frames
+    assert tpl.train_metrics is not None
+    assert np.isclose(tpl.train_metrics["lve"].value, by_frames, rtol=1e-5)
+    gt_row = load_result(results / "synth" / "ground-truth" / "result.json")
+    assert gt_row.train_metrics is None  # text metrics only

@@ -10,7 +10,9 @@ best method value of each column is flagged, and a signed column sorts by ``|val
 **LVE / template**: every run row with an LVE gets :math:`r = \overline{LVE} / LVE_{template}` with
 :math:`\pm\, s_{LVE} / LVE_{template}`, where :math:`LVE_{template}` is the LVE of the ``template``
 row (the motionless template: 1.00) of the same results set and protocol; 0 is the ground truth. Paper
-rows are not divided by a reproduced template.
+rows are not divided by a reproduced template. Runs that also scored training sequences
+(``train_metrics``, ``eval.train_sequences``) show the same ratio on them in brackets, against the
+template on those sequences: a test ratio far above the training ratio is over-fitting.
 
 **Guidance effect**: for an animator's guided run ``g`` and its baseline ``b`` (same animator name, all
 guidance flags off), the paired Δ = g − b per seed, its mean and the 95 % paired-bootstrap interval
@@ -173,13 +175,17 @@ def _mark_best(rows: list[dict[str, Any]], columns: list[dict[str, Any]]) -> Non
 
 def _ratio_column(runs: list[RunEntry], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """Fill ``row["lve_ratio"]`` (LVE / template LVE, ± std / template LVE) of every run row with an LVE;
-    ``None`` (no column) without a template row that has a non-zero LVE."""
+    ``None`` (no column) without a template row that has a non-zero LVE. Rows whose run also scored
+    training sequences (``train_metrics``) show that ratio too, against the template on the same
+    training sequences: far below the test ratio is over-fitting."""
     template = next(
         (r.result for r in runs if r.result.kind == "template" and "lve" in r.result.metrics), None
     )
     if template is None or template.metrics["lve"].value == 0:
         return None
     ref = template.metrics["lve"].value
+    train = template.train_metrics or {}
+    train_ref = train["lve"].value if "lve" in train and train["lve"].value > 0 else None
     by_id = {r.result.run_id: r.result for r in runs}
     for row in rows:
         res = by_id.get(row["run_id"]) if row["kind"] != "reported" else None
@@ -190,8 +196,12 @@ def _ratio_column(runs: list[RunEntry], rows: list[dict[str, Any]]) -> dict[str,
         row["lve_ratio"] = {
             "mean": ratio, "std": spread, "text": f"{ratio:.2f} ± {spread:.2f}", "sort": ratio
         }
+        if train_ref and res.train_metrics and "lve" in res.train_metrics:
+            row["lve_ratio"]["train"] = res.train_metrics["lve"].value / train_ref
+            row["lve_ratio"]["text"] += f" (train {row['lve_ratio']['train']:.2f})"
     return {
-        "header": f"LVE / template ({template.metrics['lve'].variant})",
+        "header": f"LVE / template ({template.metrics['lve'].variant}"
+        + ("; training split in brackets)" if train_ref else ")"),
         "template_run": template.run_id,
         "template_lve": ref / template.metrics["lve"].report_scale,
     }

@@ -349,6 +349,9 @@ class RunResult(_Model):
     cache_key: Sha256 | None = None
     #: a guided method run's effect against its baseline (absent in older files and on other rows)
     guidance_effect: GuidanceEffect | None = None
+    #: vertex metrics on training sequences, each in its own speaker's style (``eval.train_sequences``):
+    #: beside the test metrics they show over-fitting and exposure bias; absent when not computed
+    train_metrics: dict[MetricName, MetricSummary] | None = None
 
     @field_validator("seeds")
     @classmethod
