@@ -1,9 +1,9 @@
 """An interrupted run resumed from its checkpoint ends exactly where an uninterrupted run does.
 
-The comparison is bit-exact with one CPU thread. With several threads, two *uninterrupted* runs of
-an AV-guided cell already differ in the last bits (multi-threaded scatter-add kernels in the
-backward pass of the renderer and the expert sum in a varying order), so exactness is a property of
-deterministic kernels, not of the checkpointing, which is what this test isolates.
+The comparison is bit-exact with one CPU thread, which isolates the checkpointing from the kernels:
+with several threads, a kernel that accumulates with atomic adds sums in an order that follows
+thread timing (docs/reproducing.md, "Bit-exact reruns and CPU threads", for the renderer's case and
+its fix).
 """
 
 from __future__ import annotations
