@@ -52,6 +52,11 @@ def _regress_app() -> typer.Typer:
 
 app.add_typer(_regress_app(), name="regress")
 
+reader_app = typer.Typer(
+    help="The shipped lip readers (the evaluation judge, the AV expert): train, check.", no_args_is_help=True
+)
+app.add_typer(reader_app, name="reader")
+
 _PROTOCOLS = ("vocaset", "biwi-test-a", "biwi-test-b", "synth")
 
 
@@ -76,9 +81,13 @@ def _one_line(exc: BaseException) -> str:
 
     from .config import ConfigError
     from .datasets.checks import DataError
+    from .shipped_readers import ShippedReaderError
     from .training.checkpoint import CheckpointError
 
-    known = (DataError, ConfigError, CheckpointError, AnimatorCheckpointError, ReaderCheckpointError)
+    known = (
+        DataError, ConfigError, CheckpointError, AnimatorCheckpointError, ReaderCheckpointError,
+        ShippedReaderError,
+    )
     text = " ".join(str(exc).split()) or "(no message)"
     if isinstance(exc, known + _USER_ERRORS):
         return text
@@ -267,6 +276,76 @@ def data_probe(
 from .cli_bench import register as _register_bench  # noqa: E402
 
 _register_bench(app, _fail)
+
+
+@reader_app.command("train")
+def reader_train(
+    name: Annotated[
+        str, typer.Argument(help="recipe: synth-video-v1 (the judge) or synth-av-v1 (the AV expert)")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="folder for <name>.pt and <name>.json (default: the package's)")
+    ] = None,
+    work: Annotated[Path, typer.Option(help="folder for the pool corpora and their renders")] = Path(
+        "data/reader-pools"
+    ),
+) -> None:
+    """Train a shipped reader from its recipe (``talkbench.shipped_readers.RECIPES``)."""
+    from .shipped_readers import RECIPES, SHIPPED_DIR, train_shipped
+
+    if name not in RECIPES:
+        _fail(f"unknown reader recipe {name!r}; choose one of {', '.join(RECIPES)}")
+    manifest = train_shipped(
+        out or SHIPPED_DIR, work, RECIPES[name], progress=progress_enabled(), log=typer.echo
+    )
+    typer.echo(f"sha256 {manifest['sha256']}; `talkbench reader check {name} --write` records its readings")
+
+
+@reader_app.command("check")
+def reader_check(
+    name: Annotated[str, typer.Argument(help="shipped reader")],
+    preset: Annotated[list[str] | None, typer.Option(help="presets whose test split is read")] = None,
+    write: Annotated[bool, typer.Option(help="record the readings in the reader's manifest")] = False,
+) -> None:
+    """Read ground-truth renders of each preset's test split (the whole split and the part the grid scores);
+    an audio-visual reader is read with video only, audio only and both."""
+    from .config import load_config
+    from .shipped_readers import SHIPPED_DIR, load_shipped, read_ground_truth, shipped_manifest
+    from .training.data import ensure_corpus, load_masks, load_split
+    from .training.stage1 import modality_readings
+
+    reader = load_shipped(name, "reader")
+    manifest = shipped_manifest(name, "reader")
+    for p in preset or ["default", "smoke"]:
+        # the preset's data, renders and test selection; its own reader choices do not matter here
+        config = load_config(p, ["reader.judge=null", "expert.pretrained=null"])
+        ensure_corpus(config, progress_enabled())
+        test = load_split(config, "test")
+        limit = config.eval.max_sentences_per_speaker
+        kept, count = [], {}
+        for s in test:
+            if limit is None or count.get(s.subject, 0) < limit:
+                kept.append(s)
+                count[s.subject] = count.get(s.subject, 0) + 1
+        lips = load_masks(config)["lip"].indices
+        readings: dict[str, dict] = {}
+        for what, samples in (("test split", test), ("scored", kept)):
+            if manifest["modality"] == "video":
+                r = read_ground_truth(reader, samples, lips, config.render)
+                got = {"video": {"cer": r["cer"], "wer": r["wer"]}}
+            else:
+                got = modality_readings(reader, samples, config, Path(config.work_dir) / config.name)
+            readings[what] = {"utterances": len(samples)} | {
+                k: {m: round(v, 4) for m, v in x.items()} for k, x in got.items()
+            }
+            for k, x in got.items():
+                typer.echo(f"{name} on {p} GT ({what}, {len(samples)} utterances, {k}): "
+                           f"CER {x['cer']:.4f} WER {x['wer']:.4f}")
+        manifest["readings"][p] = readings
+    if write:
+        path = SHIPPED_DIR / f"{name}.json"
+        path.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+        typer.echo(f"readings written to {path}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 __all__ = [
     "CONFIG_DIR",
@@ -39,9 +39,11 @@ __all__ = [
 #: folder of the shipped presets (``benchmarks/configs`` of the source tree)
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 PRESETS: tuple[str, ...] = ("smoke", "default", "paper-vocaset", "paper-biwi")
-#: guidance variants of the grid: baseline, +AV guidance, +phonetic context-aware loss, +both
-VARIANTS: tuple[str, ...] = ("baseline", "av", "phonetic", "both")
-Variant = Literal["baseline", "av", "phonetic", "both"]
+#: guidance variants of the grid: baseline; ``lrlv``, the AV recipe's lip-vertex MSE ``Lrlv`` alone
+#: (λav = 0: no lip reader); +AV guidance (``Lrlv`` + the lip reader's loss); +phonetic context-aware
+#: loss; +both (AV and phonetic)
+VARIANTS: tuple[str, ...] = ("baseline", "lrlv", "av", "phonetic", "both")
+Variant = Literal["baseline", "lrlv", "av", "phonetic", "both"]
 
 
 class ConfigError(ValueError):
@@ -104,6 +106,12 @@ class ExpertConfig(_Strict):
     #: official checkpoint to start from (paper presets); ``None``: random init
     checkpoint: str | None = None
     seed: int = 0
+    #: a shipped pretrained expert (``talkbench.shipped_readers``, e.g. ``synth-av-v1``) used instead of
+    #: training one: ``preset``, ``modality``, ``source``, ``steps``, ... are then unused
+    pretrained: str | None = None
+    #: modality dropout of an audio-visual expert's training: the probability that an utterance of a
+    #: batch has its audio zeroed (it must then read the lips); 0 trains on both streams always
+    audio_dropout: float = Field(default=0.0, ge=0, lt=1)
 
 
 class ReaderConfig(_Strict):
@@ -123,6 +131,10 @@ class ReaderConfig(_Strict):
     beam_size: int = Field(default=10, ge=1)
     checkpoint: str | None = None
     seed: int = 1
+    #: a shipped fixed judge (``talkbench.shipped_readers``, e.g. ``synth-video-v1``) used instead of
+    #: training a reader: ``preset``, ``steps``, ``batch_size``, ``lr``, ``max_utterances`` and ``seed``
+    #: are then unused
+    judge: str | None = None
 
 
 class GuidanceConfig(_Strict):
@@ -288,6 +300,21 @@ class BenchConfig(_Strict):
             raise ValueError(f"seeds must be unique, got {v}")
         return v
 
+    @model_validator(mode="after")
+    def _shipped_readers_fit(self) -> BenchConfig:
+        from .shipped_readers import check_render
+
+        for key, name in (("reader.judge", self.reader.judge), ("expert.pretrained", self.expert.pretrained)):
+            if name is None:
+                continue
+            if self.data.protocol != "synth":
+                raise ValueError(
+                    f"{key} {name!r} reads the synthetic face only; protocol {self.data.protocol!r} "
+                    f"needs a reader trained on its data ({key}: null)"
+                )
+            check_render(name, self.render, key)
+        return self
+
     def run_specs(self) -> list[RunSpec]:
         """One :class:`RunSpec` per (animator, variant); seeds stay inside a run (mean ± std).
 
@@ -315,6 +342,11 @@ class RunSpec(BaseModel):
         return self.variant in ("av", "both")
 
     @property
+    def uses_rlv(self) -> bool:
+        """The lip-vertex MSE ``Lrlv`` of the AV recipe (on every step): ``lrlv``, ``av``, ``both``."""
+        return self.variant in ("lrlv", "av", "both")
+
+    @property
     def uses_phonetic(self) -> bool:
         return self.variant in ("phonetic", "both")
 
@@ -334,10 +366,20 @@ class RunSpec(BaseModel):
             "render": c.render.model_dump(),
             "expert": c.expert.model_dump() if self.uses_av else None,
             "reader": c.reader.model_dump(),
+            "judge_sha256": _shipped_sha256(c.reader.judge),
+            "expert_sha256": _shipped_sha256(c.expert.pretrained) if self.uses_av else None,
             "guidance": c.guidance.model_dump(),
             "training": c.training.model_dump(),
             "eval": c.eval.model_dump(),
         }
+
+
+def _shipped_sha256(name: str | None) -> str | None:
+    if name is None:
+        return None
+    from .shipped_readers import shipped_manifest
+
+    return str(shipped_manifest(name)["sha256"])
 
 
 def resolve_preset_path(preset_or_path: str | os.PathLike[str]) -> Path:
@@ -399,7 +441,8 @@ def _format(exc: ValidationError) -> str:
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
         msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        lines.append(f"{loc}: {msg}")
+        msg = msg.removeprefix("Value error, ")
+        lines.append(msg if not err["loc"] and err["type"] == "value_error" else f"{loc}: {msg}")
     return "; ".join(lines)
 
 

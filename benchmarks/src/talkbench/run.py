@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from .config import BenchConfig, RunSpec
+from .config import BenchConfig, RunSpec, _shipped_sha256
 from .evaluation import (
     EvalContext,
     evaluate_animator,
@@ -38,8 +38,10 @@ from .results import (
     SCHEMA_VERSION,
     AnimatorRef,
     DatasetRef,
+    ExpertRef,
     GuidanceFlags,
     MaskRef,
+    ModalityReading,
     PerSampleRecord,
     ReaderRef,
     RunResult,
@@ -95,6 +97,7 @@ class GridContext:
         self.faces = self.train[0].faces
         self._reader: TrainedReader | None = None
         self._expert: TrainedReader | None = None
+        self._expert_ref: ExpertRef | None = None
         self._eval: EvalContext | None = None
 
     @property
@@ -155,9 +158,38 @@ class GridContext:
         name = spec.animator.name.lower().replace(" ", "-")
         return self.work / "checkpoints" / f"{name}-stage1-s{seed}-{key}.pt"
 
+    def expert_ref(self) -> ExpertRef:
+        """The AV expert's id, sha256 and its video / audio / both readings of the test split's GT."""
+        if self._expert_ref is None:
+            from .training.stage1 import modality_readings
+
+            e = self.config.expert
+            test = load_split(self.config, "test")
+            readings = modality_readings(self.expert, test, self.config, self.work)
+            self._expert_ref = ExpertRef(
+                id=(
+                    f"talkbench-pretrained-{e.pretrained}"
+                    if e.pretrained
+                    else f"talkbench-{self.config.name}-{e.modality}-{e.preset}"
+                ),
+                checkpoint_sha256=self.expert.sha256,
+                utterances=len(test),
+                readings={k: ModalityReading(**v) for k, v in readings.items()},  # type: ignore[misc]
+            )
+            r = self._expert_ref.readings
+            self.say(
+                "expert reads GT renders of the test split at CER "
+                + ", ".join(f"{k} {v.cer:.3f}" for k, v in r.items())
+            )
+        return self._expert_ref
+
     def reader_ref(self) -> ReaderRef:
         return ReaderRef(
-            id=f"talkbench-{self.config.name}-video-{self.config.reader.preset}",
+            id=(
+                f"talkbench-judge-{self.config.reader.judge}"
+                if self.config.reader.judge
+                else f"talkbench-{self.config.name}-video-{self.config.reader.preset}"
+            ),
             checkpoint_sha256=self.reader.sha256,
         )
 
@@ -198,6 +230,7 @@ def _write(
     wall: float,
     video: Path | None = None,
     train_records: list[PerSampleRecord] | None = None,
+    expert: ExpertRef | None = None,
 ) -> Path:
     metrics = summarize(records, seeds, ctx.config.data.protocol, variants)
     train_metrics = None
@@ -223,6 +256,7 @@ def _write(
         date=datetime.now(timezone.utc),
         cache_key=key,
         train_metrics=train_metrics,
+        expert=expert,
     )
     run_dir = ctx.out_dir() / run_id
     return write_run_dir(run_dir, result, records, resolved, collect_env(), video=video)
@@ -242,6 +276,7 @@ def _bracket_rows(ctx: GridContext) -> list[Path]:
             "data": c.data.model_dump(),
             "render": c.render.model_dump(),
             "reader": c.reader.model_dump(),
+            "judge_sha256": _shipped_sha256(c.reader.judge),
             "eval": c.eval.model_dump(),
         }
         key = run_cache_key(resolved, ctx.data_hash, ctx.code)
@@ -348,7 +383,7 @@ def run_cell(
                 ctx.say(f"{spec.run_id}: no sample video ({exc})")
     if ctx.dist.rank != 0:
         return run_dir
-    guidance = GuidanceFlags(av=spec.uses_av, phonetic=spec.uses_phonetic)
+    guidance = GuidanceFlags(av=spec.uses_av, phonetic=spec.uses_phonetic, lrlv=spec.variant == "lrlv")
     path = _write(
         ctx,
         spec.run_id,
@@ -364,6 +399,7 @@ def run_cell(
         time.perf_counter() - t0,
         video,
         train_records,
+        ctx.expert_ref() if spec.uses_av else None,
     )
     ctx.say(f"{spec.run_id}: written ({time.perf_counter() - t0:.0f} s)")
     return path
@@ -371,7 +407,8 @@ def run_cell(
 
 def attach_guidance_effects(ctx: GridContext, specs: list[RunSpec] | None = None) -> list[Path]:
     """Store in each guided run's ``result.json`` its paired-bootstrap effect against the baseline run
-    of the same animator (``talkbench.results.effects``); returns the run directories it (re)wrote.
+    of the same animator (``talkbench.results.effects``) and, for an ``av`` run, its effect against
+    the animator's ``lrlv`` run (``lip_reader_effect``); returns the run directories it (re)wrote.
 
     A guided run whose baseline folder holds no finished run is left as it is; a stored effect that
     already equals the recomputed one is not rewritten (so a cached grid stays byte-identical).
@@ -386,10 +423,19 @@ def attach_guidance_effects(ctx: GridContext, specs: list[RunSpec] | None = None
             continue
         guided, base = load_run_dir(guided_dir), load_run_dir(base_dir)
         effect = guidance_effect(base.result, base.records, guided.result, guided.records)
-        if guided.result.guidance_effect == effect:
+        update = {"guidance_effect": effect}
+        lrlv_id = RunSpec(config=spec.config, animator=spec.animator, variant="lrlv").run_id
+        lrlv_dir = ctx.out_dir() / lrlv_id
+        if spec.variant == "av" and (lrlv_dir / "result.json").is_file():
+            lrlv = load_run_dir(lrlv_dir)
+            update["lip_reader_effect"] = guidance_effect(
+                lrlv.result, lrlv.records, guided.result, guided.records
+            )
+        if all(getattr(guided.result, k) == v for k, v in update.items()):
             continue
-        write_result(guided_dir / "result.json", guided.result.model_copy(update={"guidance_effect": effect}))
-        ctx.say(f"{spec.run_id}: guidance effect against {base_id} stored")
+        write_result(guided_dir / "result.json", guided.result.model_copy(update=update))
+        against = base_id + (f" and {lrlv_id}" if "lip_reader_effect" in update else "")
+        ctx.say(f"{spec.run_id}: guidance effect against {against} stored")
         written.append(guided_dir)
     return written
 

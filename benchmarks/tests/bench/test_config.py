@@ -18,10 +18,10 @@ def test_every_preset_validates(preset: str) -> None:
     assert set(config.variants) == set(VARIANTS)
     if preset.startswith("paper-"):
         assert registries == papers
-        assert len(config.run_specs()) == 3 * 4
+        assert len(config.run_specs()) == 3 * 5
     else:  # the synthetic presets add the conv regressor's baseline as the reference row
         assert registries == papers | {"conv_regressor"}
-        assert len(config.run_specs()) == 3 * 4 + 1
+        assert len(config.run_specs()) == 3 * 5 + 1
         reference = [s for s in config.run_specs() if s.animator.registry == "conv_regressor"]
         assert [s.variant for s in reference] == ["baseline"]
 
@@ -100,8 +100,17 @@ def test_resolved_config_differs_per_cell() -> None:
     assert len(set(ids)) == len(ids)
     base = next(s for s in specs if s.variant == "baseline")
     assert base.resolved()["expert"] is None  # the expert is no input of a run without AV guidance
+    assert base.resolved()["expert_sha256"] is None
+    lrlv = next(s for s in specs if s.variant == "lrlv")
+    assert lrlv.resolved()["expert"] is None and lrlv.resolved()["expert_sha256"] is None
     av = next(s for s in specs if s.variant == "av")
-    assert av.resolved()["expert"]["preset"] == "nano"
+    assert av.resolved()["expert"]["pretrained"] == "synth-av-v1"
+    # the shipped files' hashes are inputs: a retrained judge or expert re-runs the cells
+    from talkbench.shipped_readers import shipped_path
+    from talkbench.training.stage1 import file_sha256
+
+    assert av.resolved()["expert_sha256"] == file_sha256(shipped_path("synth-av-v1"))
+    assert base.resolved()["judge_sha256"] == file_sha256(shipped_path("synth-video-v1"))
 
 
 @pytest.mark.parametrize(

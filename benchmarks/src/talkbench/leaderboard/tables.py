@@ -15,7 +15,9 @@ rows are not divided by a reproduced template. Runs that also scored training se
 template on those sequences: a test ratio far above the training ratio is over-fitting.
 
 **Guidance effect**: for an animator's guided run ``g`` and its baseline ``b`` (same animator name, all
-guidance flags off), the paired Δ = g − b per seed, its mean and the 95 % paired-bootstrap interval
+guidance flags off) — and for an AV run also against the animator's ``lrlv`` run (the lip-vertex MSE
+alone), so that Δ(AV − Lrlv) is what the lip reader adds — the paired Δ = g − b per seed, its mean
+and the 95 % paired-bootstrap interval
 over test items and seeds (:mod:`talkbench.results.effects`); the verdict ("better", "worse", "no
 measurable effect") is derived from the interval by :func:`talkbench.results.effects.verdict`. The
 effect is read from the guided run's ``result.json`` when stored there (and must equal its
@@ -215,13 +217,31 @@ def _baselines(runs: list[RunEntry]) -> dict[str, RunEntry]:
     }
 
 
-def guidance_effects(runs_by_protocol: dict[str, list[RunEntry]]) -> dict[tuple[str, str], GuidanceEffect]:
-    """``(protocol, guided run id)`` → its :class:`GuidanceEffect` against the animator's baseline run.
+def _lrlv_runs(runs: list[RunEntry]) -> dict[str, RunEntry]:
+    """Animator name → its ``lrlv`` run (the AV recipe's lip-vertex MSE alone)."""
+    return {
+        r.result.animator.name: r
+        for r in runs
+        if r.result.kind == "method" and r.result.guidance.lrlv and not r.result.guidance.phonetic
+        and not r.result.guidance.text
+    }
 
-    Recomputed from the two runs' ``per_sample.jsonl``; an effect stored in the guided ``result.json`` must
-    name that baseline and equal the recomputation. Raises :class:`ResultsDirError` listing every problem.
+
+#: the two comparisons of the guidance table: a guided run against its animator's baseline, and an
+#: AV run against its animator's ``lrlv`` run (what the lip reader adds to the lip-vertex MSE)
+Comparison = tuple[str, str, str]  # (protocol, guided run id, "baseline" | "lrlv")
+
+
+def guidance_effects(runs_by_protocol: dict[str, list[RunEntry]]) -> dict[Comparison, GuidanceEffect]:
+    """``(protocol, guided run id, reference)`` → the guided run's :class:`GuidanceEffect`.
+
+    ``reference`` is ``"baseline"`` (every guided run against its animator's baseline run) or ``"lrlv"``
+    (an AV run, without the phonetic loss, against its animator's ``lrlv`` run). Recomputed from the
+    runs' ``per_sample.jsonl``; an effect stored in the guided ``result.json`` (``guidance_effect`` /
+    ``lip_reader_effect``) must name that reference run and equal the recomputation. Raises
+    :class:`ResultsDirError` listing every problem.
     """
-    out: dict[tuple[str, str], GuidanceEffect] = {}
+    out: dict[Comparison, GuidanceEffect] = {}
     problems: list[str] = []
     records: dict[Any, Any] = {}
 
@@ -232,30 +252,34 @@ def guidance_effects(runs_by_protocol: dict[str, list[RunEntry]]) -> dict[tuple[
 
     for protocol in sorted(runs_by_protocol):
         runs = runs_by_protocol[protocol]
-        baselines = _baselines(runs)
+        references = {"baseline": _baselines(runs), "lrlv": _lrlv_runs(runs)}
         for g in runs:
             res = g.result
             if res.kind != "method" or res.guidance.is_baseline:
                 continue
             where = g.path / "result.json"
-            b = baselines.get(res.animator.name)
-            if b is None:
-                if res.guidance_effect is not None:
-                    problems.append(
-                        f"{where}: guidance_effect names baseline {res.guidance_effect.baseline_run!r}, "
-                        f"but protocol {protocol} has no baseline run of {res.animator.name!r}"
-                    )
-                continue
-            try:
-                fresh = guidance_effect(b.result, recs(b), res, recs(g))
-            except (ValueError, ResultFileError) as exc:
-                problems.append(f"{where}: no guidance effect against {b.result.run_id}: {exc}")
-                continue
-            if res.guidance_effect is not None:
-                for issue in effects_match(res.guidance_effect, fresh):
-                    problems.append(f"{where}: stored guidance_effect does not match its recomputation "
-                                    f"against {b.result.run_id} (re-run the grid to refresh it): {issue}")
-            out[(protocol, res.run_id)] = fresh
+            for ref_kind, field in (("baseline", "guidance_effect"), ("lrlv", "lip_reader_effect")):
+                stored = getattr(res, field)
+                if ref_kind == "lrlv" and not (res.guidance.av and not res.guidance.phonetic):
+                    continue
+                b = references[ref_kind].get(res.animator.name)
+                if b is None:
+                    if stored is not None:
+                        problems.append(
+                            f"{where}: {field} names {ref_kind} run {stored.baseline_run!r}, "
+                            f"but protocol {protocol} has no {ref_kind} run of {res.animator.name!r}"
+                        )
+                    continue
+                try:
+                    fresh = guidance_effect(b.result, recs(b), res, recs(g))
+                except (ValueError, ResultFileError) as exc:
+                    problems.append(f"{where}: no {field} against {b.result.run_id}: {exc}")
+                    continue
+                if stored is not None:
+                    for issue in effects_match(stored, fresh):
+                        problems.append(f"{where}: stored {field} does not match its recomputation "
+                                        f"against {b.result.run_id} (re-run the grid to refresh it): {issue}")
+                out[(protocol, res.run_id, ref_kind)] = fresh
     if problems:
         raise ResultsDirError(problems)
     return out
@@ -267,16 +291,19 @@ def _fmt_interval(lo: float, hi: float) -> str:
 
 def _guidance_rows(
     protocol: str, runs: list[RunEntry], columns: list[dict[str, Any]],
-    effects: dict[tuple[str, str], GuidanceEffect],
+    effects: dict[Comparison, GuidanceEffect],
 ) -> list[dict[str, Any]]:
     methods = [r for r in runs if r.result.kind == "method"]
-    baselines = _baselines(runs)
-    rows = []
+    references = {"baseline": _baselines(runs), "lrlv": _lrlv_runs(runs)}
+    pairs = []
     for g in sorted(methods, key=lambda r: (r.result.animator.name, r.result.guidance.label)):
-        b = baselines.get(g.result.animator.name)
-        effect = effects.get((protocol, g.result.run_id))
-        if g.result.guidance.is_baseline or b is None or effect is None:
-            continue
+        for ref_kind in ("baseline", "lrlv"):
+            b = references[ref_kind].get(g.result.animator.name)
+            effect = effects.get((protocol, g.result.run_id, ref_kind))
+            if not g.result.guidance.is_baseline and b is not None and effect is not None:
+                pairs.append((g, b, effect, ref_kind))
+    rows = []
+    for g, b, effect, ref_kind in pairs:
         cells = {}
         for col in columns:
             name = col["metric"]
@@ -306,17 +333,21 @@ def _guidance_rows(
                 interval = _fmt_interval(dist["low"], dist["high"])
                 cell["verdict_text"] = f"{e.verdict} (|{name.upper()}| {dist['mean']:+.3f} {interval})"
             cells[name] = cell
+        label = g.result.guidance.label
         rows.append(
             {
                 "animator": g.result.animator.name,
-                "guidance": g.result.guidance.label,
+                "guidance": label if ref_kind == "baseline" else f"{label} vs {b.result.guidance.label}",
+                "reference": ref_kind,
+                "reference_label": b.result.guidance.label,
                 "baseline_run": b.result.run_id,
                 "guided_run": g.result.run_id,
                 "seeds": effect.seeds,
                 "resamples": effect.resamples,
                 "bootstrap_seed": effect.bootstrap_seed,
                 "confidence": effect.confidence,
-                "stored": g.result.guidance_effect is not None,
+                "stored": (g.result.guidance_effect if ref_kind == "baseline" else g.result.lip_reader_effect)
+                is not None,
                 "cells": cells,
             }
         )
@@ -326,6 +357,7 @@ def _guidance_rows(
 def _provenance(runs: list[RunEntry]) -> dict[str, Any]:
     first = runs[0].result if runs else None
     reader = next((r.result.reader for r in runs if r.result.reader is not None), None)
+    expert = next((r.result.expert for r in runs if r.result.expert is not None), None)
     masks = {}
     for r in runs:
         for role, m in r.result.masks.items():
@@ -334,6 +366,7 @@ def _provenance(runs: list[RunEntry]) -> dict[str, Any]:
         "dataset_id": first.dataset.id if first else None,
         "dataset_sha256": first.dataset.content_sha256 if first else None,
         "reader": reader.model_dump() if reader else None,
+        "expert": expert.model_dump() if expert else None,
         "masks": dict(sorted(masks.items())),
     }
 

@@ -213,16 +213,24 @@ class GuidanceFlags(_Model):
     av: bool = False
     phonetic: bool = False
     text: bool = False
+    #: the AV recipe's lip-vertex MSE ``Lrlv`` alone (λav = 0, no lip reader); an ``av`` run has it too
+    lrlv: bool = False
+
+    @model_validator(mode="after")
+    def _lrlv_alone(self) -> GuidanceFlags:
+        if self.lrlv and self.av:
+            raise ValueError("lrlv marks the lip-vertex term without the lip reader; an AV run includes it")
+        return self
 
     @property
     def is_baseline(self) -> bool:
-        return not (self.av or self.phonetic or self.text)
+        return not (self.av or self.phonetic or self.text or self.lrlv)
 
     @property
     def label(self) -> str:
-        """``"baseline"`` or e.g. ``"+AV +phonetic"``."""
-        parts = [name for flag, name in ((self.av, "+AV"), (self.phonetic, "+phonetic"), (self.text, "+text"))
-                 if flag]
+        """``"baseline"`` or e.g. ``"+AV +phonetic"``, ``"+Lrlv"``."""
+        flags = ((self.lrlv, "+Lrlv"), (self.av, "+AV"), (self.phonetic, "+phonetic"), (self.text, "+text"))
+        parts = [name for flag, name in flags if flag]
         return " ".join(parts) if parts else "baseline"
 
 
@@ -238,6 +246,27 @@ class ReaderRef(_Model):
 
     id: NonEmptyStr
     checkpoint_sha256: Sha256
+
+
+class ModalityReading(_Model):
+    """CER and WER (fractions, utterance mean) of a reader on ground-truth renders."""
+
+    cer: FiniteFloat = Field(ge=0)
+    wer: FiniteFloat = Field(ge=0)
+
+
+class ExpertRef(_Model):
+    """The AV-guidance expert as stage 2 received it: id, checkpoint sha256 and how it reads.
+
+    ``readings``: CER / WER on ground-truth renders (+ audio) of the protocol's test split with the
+    video only (audio zeroed), the audio only (video blanked) and both; ``video`` far better than
+    chance says the guidance signal can come from the lips.
+    """
+
+    id: NonEmptyStr
+    checkpoint_sha256: Sha256
+    utterances: int = Field(ge=1)
+    readings: dict[Literal["video", "audio", "audiovisual"], ModalityReading] = Field(min_length=1)
 
 
 class Hardware(_Model):
@@ -349,6 +378,11 @@ class RunResult(_Model):
     cache_key: Sha256 | None = None
     #: a guided method run's effect against its baseline (absent in older files and on other rows)
     guidance_effect: GuidanceEffect | None = None
+    #: an AV run's effect against the ``lrlv`` run of its animator (``Lrlv`` alone): what the lip
+    #: reader adds on top of the lip-vertex MSE (absent where the grid has no such run)
+    lip_reader_effect: GuidanceEffect | None = None
+    #: the AV-guidance expert of an AV run and its readings of the ground truth (absent on other runs)
+    expert: ExpertRef | None = None
     #: vertex metrics on training sequences, each in its own speaker's style (``eval.train_sequences``):
     #: beside the test metrics they show over-fitting and exposure bias; absent when not computed
     train_metrics: dict[MetricName, MetricSummary] | None = None
@@ -421,6 +455,13 @@ class RunResult(_Model):
             extra = sorted(set(self.guidance_effect.metrics) - set(self.metrics))
             if extra:
                 raise ValueError(f"guidance_effect has metrics {extra} that the run does not")
+        if self.expert is not None and not (self.kind == "method" and self.guidance.av):
+            raise ValueError("expert belongs to AV method runs only")
+        if self.lip_reader_effect is not None:
+            if self.kind != "method" or not self.guidance.av:
+                raise ValueError("lip_reader_effect belongs to AV method runs only")
+            if self.lip_reader_effect.baseline_run == self.run_id:
+                raise ValueError("lip_reader_effect.baseline_run names this run itself")
         return self
 
 

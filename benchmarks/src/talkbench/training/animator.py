@@ -9,7 +9,8 @@ Per step (batch size 1, one training sequence, as the official baselines):
   Kim & Kim 2025 (``facial_animator.losses.PhoneticContextAwareLoss``), which *replaces* the MSE;
 * ``L_av`` (``av`` / ``both``): the expert's joint CTC/attention loss on differentiable mouth
   renders of the prediction (:class:`talkbench.guidance.AVGuidance`);
-* ``Lrlv`` (``av`` / ``both``, part of the AV-guidance recipe): MSE over the lip vertices.
+* ``Lrlv`` (``av`` / ``both``, part of the AV-guidance recipe; alone in ``lrlv``, so that
+  Δ(av − lrlv) is what the lip reader adds): MSE over the lip vertices.
 
 Sequence order is a pure function of (seed, step), the optimizer, the torch RNG and the model are
 checkpointed atomically every ``training.checkpoint_every`` steps, so a killed run resumes to the
@@ -177,10 +178,11 @@ class AnimatorTrainer:
             if name != "mse":
                 terms.append(value)
                 logs[name] = float(value.detach())
-        if self.guidance is not None:
+        if self.run.uses_rlv:
             # Lrlv is a reconstruction term: it is cheap and applied on every step of the AV
-            # variants. Applying it only with the (intermittent, ``av_every``) AV term gives Adam
-            # periodic gradient spikes on the lip coordinates that leave the lips under-fitted.
+            # variants (and alone in ``lrlv``). Applying it only with the (intermittent,
+            # ``av_every``) AV term gives Adam periodic gradient spikes on the lip coordinates
+            # that leave the lips under-fitted.
             rlv = lip_vertex_mse(pred, target, self.lip_indices)
             terms.append(g.lambda_rlv * rlv)
             logs["rlv"] = float(rlv.detach())

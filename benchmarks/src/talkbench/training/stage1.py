@@ -35,6 +35,7 @@ __all__ = [
     "TrainedReader",
     "file_sha256",
     "make_tokenizer",
+    "modality_readings",
     "pad_reader_batch",
     "train_eval_reader",
     "train_expert",
@@ -140,15 +141,22 @@ def _train(
     gen = torch.Generator().manual_seed(cfg.seed)
     n = len(samples)
 
+    audio_dropout = getattr(cfg, "audio_dropout", 0.0) if audios is not None else 0.0
+
     def batch(step: int) -> Batch:
         idx = torch.randint(0, n, (cfg.batch_size,), generator=gen).tolist()
-        return pad_reader_batch(
+        b = pad_reader_batch(
             [videos[i] for i in idx],
             [texts[i] for i in idx],
             tok,
             [audios[i] for i in idx] if audios is not None else None,
             model.input_spec.samples_per_frame,
         )
+        if audio_dropout > 0 and b.audio is not None:
+            # modality dropout: these utterances are read from the lips alone
+            drop = torch.rand(len(idx), generator=gen) < audio_dropout
+            b.audio[drop] = 0.0
+        return b
 
     from tqdm import tqdm
 
@@ -178,6 +186,12 @@ def train_expert(
 ) -> TrainedReader:
     """Stage 1 of AV guidance: the expert on GT renders of ``config.expert.source`` (+ audio)."""
     cfg = config.expert
+    if cfg.pretrained is not None:
+        from ..shipped_readers import load_shipped
+
+        expert: TrainedReader = load_shipped(cfg.pretrained, "expert.pretrained")
+        log(f"expert: the shipped pretrained expert {cfg.pretrained} ({expert.sha256[:12]}…)")
+        return expert
     samples: list[Sample] = []
     for part in cfg.source.split("+"):
         samples += load_split(config, part)
@@ -191,9 +205,58 @@ def train_eval_reader(
 ) -> TrainedReader:
     """The independent video-only evaluation reader, on GT renders of the training split; frozen."""
     cfg = config.reader
+    if cfg.judge is not None:
+        from ..shipped_readers import load_shipped
+
+        judge: TrainedReader = load_shipped(cfg.judge, "reader.judge")
+        log(f"reader: the shipped judge {cfg.judge} ({judge.sha256[:12]}…)")
+        return judge
     samples = load_split(config, "train", limit=cfg.max_utterances)
     reader = _train("reader", cfg, "video", samples, config, work, progress, log)
     reader.model.eval()
     for p in reader.model.parameters():
         p.requires_grad_(False)
     return reader
+
+
+@torch.no_grad()
+def modality_readings(
+    expert: TrainedReader, samples: list[Sample], config: BenchConfig, work: Path
+) -> dict[str, dict[str, float]]:
+    """CER / WER of an audio-visual ``expert`` on ground-truth renders of ``samples`` with the video
+    only (audio zeroed), the audio only (video frames at the normalised mean, 0) and both.
+
+    Whether the AV guidance signal comes from the lips shows in the gap between ``video`` and
+    ``audio``: an expert that reads as well with the video blanked does not look at the mouth.
+    """
+    from facial_metrics.text import char_error_rate, word_error_rate
+    from lipread_expert import transcribe
+
+    lips = load_masks(config)["lip"].indices
+    key = dataset_hash(config)
+    videos = render_samples(samples, lips, config.render, work / "renders", key, "expert-test")
+    texts = [s.transcript or "" for s in samples]
+    audios = [torch.from_numpy(s.audio.copy()) for s in samples]
+    spf = expert.model.input_spec.samples_per_frame
+    hyps: dict[str, list[str]] = {"video": [], "audio": [], "audiovisual": []}
+    for i in range(0, len(samples), 8):
+        b = pad_reader_batch(videos[i : i + 8], texts[i : i + 8], expert.tokenizer, audios[i : i + 8], spf)
+        assert b.video is not None and b.audio is not None
+        inputs = {
+            "video": (b.video, torch.zeros_like(b.audio)),
+            "audio": (torch.zeros_like(b.video), b.audio),
+            "audiovisual": (b.video, b.audio),
+        }
+        if expert.model.modality != "audiovisual":  # a single-stream expert reads its own stream
+            only = expert.model.modality
+            inputs = {only: (b.video if only == "video" else None, b.audio if only == "audio" else None)}
+        for name, (v, a) in inputs.items():
+            hyps[name] += transcribe(
+                expert.model, expert.tokenizer, video=v, audio=a,
+                video_lengths=b.video_lengths, audio_lengths=b.audio_lengths,
+            )
+    return {
+        name: {"cer": float(char_error_rate(texts, h)), "wer": float(word_error_rate(texts, h))}
+        for name, h in hyps.items()
+        if h
+    }
