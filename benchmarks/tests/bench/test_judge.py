@@ -88,7 +88,7 @@ def test_judge_reads_ground_truth_and_not_the_template(test_split: list) -> None
 def test_preset_with_other_renders_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"render\.out_size is 88, the reader's 44"):
         load_config("default", ["render.out_size=88"])
-    with pytest.raises(ConfigError, match="reader.judge .synth-video-v0.: no such shipped reader"):
+    with pytest.raises(ConfigError, match=r"reader\.judge .synth-video-v0.: no such shipped reader"):
         load_config("default", ["reader.judge=synth-video-v0"])
     with pytest.raises(ConfigError, match="reads the synthetic face only"):
         load_config("default", ["data.protocol=vocaset"])
