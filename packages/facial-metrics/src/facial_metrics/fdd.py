@@ -31,7 +31,7 @@ numerical stability) are kept, so memory does not grow with the number of frames
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -153,12 +153,14 @@ def upper_face_dynamics_deviation(
 
 
 class UpperFaceDynamicsDeviation(StreamingMetric):
-    """Streaming FDD: state = sum of per-sequence terms and sequence count (two float64 scalars).
+    """Streaming FDD (a :class:`torchmetrics.Metric`): state = sum of per-sequence terms and sequence
+    count (two float64 scalars, ``dist_reduce_fx="sum"``).
 
     ``update(pred, gt, template)`` takes whole sequences by default. For a long sequence, pass its
     consecutive chunks with ``end_of_sequence=False`` and the last one with ``end_of_sequence=True``;
     the open sequence holds only per-vertex running moments (size ``B × |U|``, independent of the
-    number of frames). :meth:`compute` and :meth:`merge` refuse to run while a sequence is open.
+    number of frames) in a plain attribute that torchmetrics never synchronises. :meth:`compute` and
+    :meth:`merge` refuse to run while a sequence is open, and :meth:`forward` takes whole sequences only.
     """
 
     higher_is_better = False
@@ -168,23 +170,49 @@ class UpperFaceDynamicsDeviation(StreamingMetric):
     state_names = ("deviation_sum", "num_sequences")
 
     def __init__(
-        self, mask: MaskLike, variant: FddVariant = "codetalker", length_rule: LengthRule = "error"
+        self,
+        mask: MaskLike,
+        variant: FddVariant = "codetalker",
+        length_rule: LengthRule = "error",
+        **kwargs: Any,
     ) -> None:
         _check_variant(variant)
+        super().__init__(**kwargs)
         self.mask = mask
         self.variant: FddVariant = variant
         self.length_rule: LengthRule = length_rule
+        #: running moments of the open sequence: a plain attribute, not a torchmetrics state, so it is
+        #: never synchronised across processes; compute / merge / forward refuse to run while it is set
         self._open: tuple[_Moments, _Moments] | None = None
-        super().__init__()
 
     def _settings(self) -> tuple[object, ...]:
         return (mask_key(self.mask), self.variant, self.length_rule)
 
     def reset(self) -> None:
+        """Zero the sums and drop an open sequence."""
         super().reset()
         self._open = None
 
-    @torch.no_grad()
+    def forward(
+        self,
+        pred: torch.Tensor | np.ndarray,
+        gt: torch.Tensor | np.ndarray,
+        template: torch.Tensor | np.ndarray,
+        end_of_sequence: bool = True,
+    ) -> torch.Tensor:
+        """FDD of this batch of whole sequences, also added to the global state (torchmetrics ``forward``).
+
+        ``forward`` resets the metric around the batch, which would drop an open sequence, so it takes
+        whole sequences only: ``RuntimeError`` with ``end_of_sequence=False`` or while a sequence opened
+        by :meth:`update` is still open.
+        """
+        if not end_of_sequence or self._open is not None:
+            raise RuntimeError(
+                "UpperFaceDynamicsDeviation.forward takes whole sequences only; feed chunks of a long "
+                "sequence with update(..., end_of_sequence=False) and close it before calling forward"
+            )
+        return super().forward(pred, gt, template)
+
     def update(
         self,
         pred: torch.Tensor | np.ndarray,
@@ -210,7 +238,7 @@ class UpperFaceDynamicsDeviation(StreamingMetric):
             dev = dev.abs()
         self._open = None
         self._add("deviation_sum", dev.sum())
-        self._add("num_sequences", torch.tensor(float(dev.numel()), dtype=torch.float64, device=dev.device))
+        self._add("num_sequences", float(dev.numel()))
 
     def state_nbytes(self) -> int:
         """Bytes of the state, including the running moments of an open sequence."""
@@ -218,11 +246,13 @@ class UpperFaceDynamicsDeviation(StreamingMetric):
         return super().state_nbytes() + extra
 
     def merge(self, other: StreamingMetric) -> None:
+        """Add another FDD's state; ``RuntimeError`` while either has an open sequence."""
         if self._open is not None or getattr(other, "_open", None) is not None:
             raise RuntimeError("cannot merge FDD states while a sequence is open (end_of_sequence=False)")
         super().merge(other)
 
     def compute(self) -> torch.Tensor:
+        """Mean over sequences (float64 scalar); ``RuntimeError`` while a sequence is open."""
         if self._open is not None:
             raise RuntimeError("an FDD sequence is still open: pass end_of_sequence=True with its last chunk")
         if float(self.num_sequences) == 0:

@@ -24,7 +24,7 @@ The numbers depend on the lip vertex set: results record ``mask.id`` and ``mask.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -90,7 +90,8 @@ def lip_vertex_error(
 
 
 class LipVertexError(StreamingMetric):
-    """Streaming LVE: state = sum of per-frame terms and frame count (two float64 scalars).
+    """Streaming LVE (a :class:`torchmetrics.Metric`): state = sum of per-frame terms and frame count
+    (two float64 scalars, ``dist_reduce_fx="sum"``).
 
     ``update(pred, gt)`` takes one sequence ``(T, V, 3)`` or a batch ``(B, T, V, 3)``; ``compute()``
     gives the frame-pooled mean over everything seen since ``reset()``, equal to
@@ -104,24 +105,29 @@ class LipVertexError(StreamingMetric):
     state_names = ("error_sum", "num_frames")
 
     def __init__(
-        self, mask: MaskLike, variant: LveVariant = "max_sq", length_rule: LengthRule = "error"
+        self,
+        mask: MaskLike,
+        variant: LveVariant = "max_sq",
+        length_rule: LengthRule = "error",
+        **kwargs: Any,
     ) -> None:
         _check_variant(variant)
+        super().__init__(**kwargs)
         self.mask = mask
         self.variant: LveVariant = variant
         self.length_rule: LengthRule = length_rule
-        super().__init__()
 
     def _settings(self) -> tuple[object, ...]:
         return (mask_key(self.mask), self.variant, self.length_rule)
 
-    @torch.no_grad()
     def update(self, pred: torch.Tensor | np.ndarray, gt: torch.Tensor | np.ndarray) -> None:
+        """Add the per-frame terms of ``pred`` vs ``gt`` (``(T, V, 3)`` or ``(B, T, V, 3)``)."""
         e = lve_frame_errors(pred, gt, self.mask, self.variant, self.length_rule)
         self._add("error_sum", e.to(torch.float64).sum())
-        self._add("num_frames", torch.tensor(float(e.numel()), dtype=torch.float64, device=e.device))
+        self._add("num_frames", float(e.numel()))
 
     def compute(self) -> torch.Tensor:
+        """Frame-pooled mean (float64 scalar); ``RuntimeError`` before any update."""
         if float(self.num_frames) == 0:
             raise RuntimeError("LipVertexError.compute() called before any update()")
         return self.error_sum / self.num_frames

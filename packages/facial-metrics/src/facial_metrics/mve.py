@@ -11,6 +11,8 @@ Lower is better.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -46,7 +48,8 @@ def mean_vertex_error(
 
 
 class MeanVertexError(StreamingMetric):
-    """Streaming MVE: state = sum of per-frame mean errors and frame count (two float64 scalars)."""
+    """Streaming MVE (a :class:`torchmetrics.Metric`): state = sum of per-frame mean errors and frame
+    count (two float64 scalars, ``dist_reduce_fx="sum"``)."""
 
     higher_is_better = False
     is_differentiable = True
@@ -54,21 +57,24 @@ class MeanVertexError(StreamingMetric):
     report_key = "mve"
     state_names = ("error_sum", "num_frames")
 
-    def __init__(self, mask: MaskLike | None = None, length_rule: LengthRule = "error") -> None:
+    def __init__(
+        self, mask: MaskLike | None = None, length_rule: LengthRule = "error", **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
         self.mask = mask
         self.length_rule: LengthRule = length_rule
-        super().__init__()
 
     def _settings(self) -> tuple[object, ...]:
         return (mask_key(self.mask), self.length_rule)
 
-    @torch.no_grad()
     def update(self, pred: torch.Tensor | np.ndarray, gt: torch.Tensor | np.ndarray) -> None:
+        """Add the per-frame mean errors of ``pred`` vs ``gt`` (``(T, V, 3)`` or ``(B, T, V, 3)``)."""
         e = mve_frame_errors(pred, gt, self.mask, self.length_rule)
         self._add("error_sum", e.to(torch.float64).sum())
-        self._add("num_frames", torch.tensor(float(e.numel()), dtype=torch.float64, device=e.device))
+        self._add("num_frames", float(e.numel()))
 
     def compute(self) -> torch.Tensor:
+        """Frame-pooled mean (float64 scalar); ``RuntimeError`` before any update."""
         if float(self.num_frames) == 0:
             raise RuntimeError("MeanVertexError.compute() called before any update()")
         return self.error_sum / self.num_frames

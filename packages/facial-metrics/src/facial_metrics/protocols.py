@@ -159,8 +159,12 @@ _VOCASET_TRAIN = (
 _BIWI_TRAIN = ("F2", "F3", "F4", "M3", "M4", "M5")
 _BIWI_UNSEEN = ("F1", "F5", "F6", "F7", "F8", "M1", "M2", "M6")
 
-_TEXT_SCALES = {"cer": 1e-2, "wer": 1e-2, "ver": 1e-2}
-_TEXT_UNITS = {"cer": "fraction", "wer": "fraction", "ver": "fraction"}
+# lip-sync metrics (mtm.py, slcc.py, loc.py) are dataset-independent: ms and correlations, shown ×1
+_TEXT_SCALES = {"cer": 1e-2, "wer": 1e-2, "ver": 1e-2, "mtm": 1.0, "slcc": 1.0, "loc": 1.0}
+_TEXT_UNITS = {
+    "cer": "fraction", "wer": "fraction", "ver": "fraction",
+    "mtm": "ms", "slcc": "correlation", "loc": "correlation",
+}
 
 _FLAME_SCALES = _frozen({"lve": 1e-5, "fdd": 1e-7, "mve": 1e-3, **_TEXT_SCALES})
 _FLAME_UNITS = _frozen({"lve": "m²", "fdd": "m²", "mve": "m", **_TEXT_UNITS})

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable, Sequence
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import jiwer
 import torch
@@ -133,7 +133,8 @@ def word_error_rate(
 
 
 class _EditRate(StreamingMetric):
-    """Streaming edit-distance rate; state = errors, reference length, sum of rates, utterances."""
+    """Streaming edit-distance rate (a :class:`torchmetrics.Metric`); float64 sum states: errors,
+    reference length, sum of per-utterance rates, utterances."""
 
     _unit: ClassVar[Literal["char", "word"]] = "char"
     higher_is_better = False
@@ -141,11 +142,11 @@ class _EditRate(StreamingMetric):
     unit = "fraction"
     state_names = ("errors", "total", "rate_sum", "num_utterances")
 
-    def __init__(self, aggregate: Aggregate = "utterance") -> None:
+    def __init__(self, aggregate: Aggregate = "utterance", **kwargs: Any) -> None:
         if aggregate not in _AGGREGATES:
             raise ValueError(f"aggregate must be one of {_AGGREGATES}, got {aggregate!r}")
+        super().__init__(**kwargs)
         self.aggregate: Aggregate = aggregate
-        super().__init__()
 
     def _settings(self) -> tuple[object, ...]:
         return (self.aggregate,)
@@ -154,14 +155,15 @@ class _EditRate(StreamingMetric):
         return edit_counts(references, hypotheses, self._unit)
 
     def update(self, references: Sequence[str], hypotheses: Sequence[str]) -> None:
+        """Add the edit counts of reference/hypothesis pairs."""
         counts = self._counts(references, hypotheses)
-        f64 = torch.float64
-        self._add("errors", torch.tensor(float(sum(e for e, _ in counts)), dtype=f64))
-        self._add("total", torch.tensor(float(sum(n for _, n in counts)), dtype=f64))
-        self._add("rate_sum", torch.tensor(sum(e / n for e, n in counts), dtype=f64))
-        self._add("num_utterances", torch.tensor(float(len(counts)), dtype=f64))
+        self._add("errors", float(sum(e for e, _ in counts)))
+        self._add("total", float(sum(n for _, n in counts)))
+        self._add("rate_sum", float(sum(e / n for e, n in counts)))
+        self._add("num_utterances", float(len(counts)))
 
     def compute(self) -> torch.Tensor:
+        """Rate over all pairs seen (float64 scalar); ``RuntimeError`` before any update."""
         if float(self.num_utterances) == 0:
             raise RuntimeError(f"{type(self).__name__}.compute() called before any update()")
         if self.aggregate == "corpus":

@@ -20,7 +20,7 @@ viseme (e.g. a lone glottal stop) are dropped from the string.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from .phonemes import PhoneSource, WordPhonemizer
 from .text import Aggregate, _aggregate, _check_pairs, _EditRate, edit_counts, normalize_transcript
@@ -100,9 +100,10 @@ class VisemeErrorRate(_EditRate):
         phone_source: PhoneSource = "cmudict",
         oov: Literal["error", "espeak"] = "error",
         aggregate: Aggregate = "utterance",
+        **kwargs: Any,
     ) -> None:
+        super().__init__(aggregate, **kwargs)
         self.transcriber = VisemeTranscriber(viseme_map, phone_source, oov)
-        super().__init__(aggregate)
 
     def _settings(self) -> tuple[object, ...]:
         return (self.aggregate, *self.transcriber.settings())

@@ -1,5 +1,5 @@
 """Shared plumbing of the vertex metrics: input validation, length alignment, mask resolution and
-the streaming-metric base class with sum-reducible state.
+the streaming-metric base class (a :class:`torchmetrics.Metric`) with sum-reducible state.
 
 Shapes follow the project convention: vertices are ``(T, V, 3)`` for one sequence or ``(B, T, V, 3)``
 for a batch of equally long sequences, in the dataset's native units. NumPy arrays are accepted and
@@ -9,10 +9,11 @@ converted with :func:`torch.as_tensor`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from torchmetrics import Metric
 
 from .masks import RegionMask
 from .protocols import LengthRule, Protocol, get_protocol
@@ -157,18 +158,37 @@ def mask_key(mask: MaskLike | None) -> tuple[object, ...]:
     return tuple(arr.tolist())
 
 
-class StreamingMetric:
-    """Base of the streaming metrics: ``update`` / ``compute`` / ``reset`` over sum-reducible state.
+class StreamingMetric(Metric):
+    """Base of the streaming metrics: a :class:`torchmetrics.Metric` over sum-reducible float64 state.
 
-    Every state is a float64 tensor whose size does not depend on how many frames or sequences were
-    seen; states of metrics computed on different shards combine by addition (:meth:`merge`, or an
-    ``all_reduce(SUM)`` of each tensor in :meth:`state`).
+    Every state named in :attr:`state_names` is declared with
+    ``add_state(name, torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")``: a scalar whose size
+    does not depend on how many frames or sequences were seen, so DDP synchronisation (an
+    ``all_reduce(SUM)`` of each state, done by torchmetrics inside ``compute``),
+    :class:`~torchmetrics.MetricCollection`, ``forward``, ``.to(device)`` and Lightning logging work
+    unchanged. ``full_state_update = False``: ``forward`` runs ``update`` once on the batch and adds the
+    batch state to the global one.
+
+    Conveniences kept from the pre-torchmetrics base: :meth:`merge` (add another instance's state,
+    refusing a different metric or different settings), :meth:`state` and :meth:`state_nbytes`.
+    Keyword arguments of :class:`torchmetrics.Metric` (``dist_sync_on_step``, ``process_group``,
+    ``sync_on_compute``, ...) are passed through by every subclass.
+
+    States stay float64 under ``.half()`` / ``.float()`` / ``.double()`` (torchmetrics only converts
+    them through :meth:`~torchmetrics.Metric.set_dtype`).
+
+    Caveat: :class:`~torchmetrics.MetricCollection` with ``compute_groups=True`` (its default) merges
+    metrics whose states have the same names and equal values after the first update, e.g. an LVE and
+    an MVE on a first batch where the prediction equals the ground truth (both sums 0). Pass
+    ``compute_groups=False`` when such a first batch is possible.
     """
 
     #: whether a larger value is better
-    higher_is_better: ClassVar[bool] = False
-    #: whether the functional form is differentiable with respect to the prediction
-    is_differentiable: ClassVar[bool] = False
+    higher_is_better: ClassVar[bool | None] = False
+    #: whether ``forward`` / the functional form is differentiable with respect to the prediction
+    is_differentiable: ClassVar[bool | None] = False
+    #: the global state is a sum of batch states, so ``forward`` needs only one ``update`` call
+    full_state_update: ClassVar[bool | None] = False
     #: unit of the raw value
     unit: ClassVar[str] = ""
     #: key of the metric in :attr:`Protocol.report_scales`
@@ -176,13 +196,15 @@ class StreamingMetric:
     #: names of the sum-reducible state tensors
     state_names: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self) -> None:
-        self.reset()
-
-    def reset(self) -> None:
-        """Zero every state."""
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         for name in self.state_names:
-            setattr(self, name, torch.zeros((), dtype=torch.float64))
+            default = torch.zeros(self._state_shape(name), dtype=torch.float64)
+            self.add_state(name, default=default, dist_reduce_fx="sum")
+
+    def _state_shape(self, name: str) -> tuple[int, ...]:
+        """Shape of state ``name`` (scalars unless a subclass says otherwise; fixed at construction)."""
+        return ()
 
     def state(self) -> dict[str, torch.Tensor]:
         """Copies of the sum-reducible state tensors."""
@@ -198,14 +220,21 @@ class StreamingMetric:
             raise ValueError(f"cannot merge {other!r} into {self!r}: different metric or settings")
         for name in self.state_names:
             mine = getattr(self, name)
-            setattr(self, name, mine + getattr(other, name).to(mine.device))
+            setattr(self, name, mine + getattr(other, name).detach().to(mine.device, mine.dtype))
+        self._update_count += other._update_count
+        self._computed = None
 
     def _settings(self) -> tuple[object, ...]:
         return ()
 
-    def _add(self, name: str, value: torch.Tensor) -> None:
+    def _add(self, name: str, value: torch.Tensor | float) -> None:
+        """Add ``value`` to state ``name``, on the state's device and in its dtype.
+
+        No ``detach``: torchmetrics runs ``update`` without grad, except inside ``forward``, where the
+        batch value keeps its graph (the global state is reduced under ``no_grad``).
+        """
         cur = getattr(self, name)
-        setattr(self, name, cur.to(value.device) + value.detach().to(torch.float64))
+        setattr(self, name, cur + torch.as_tensor(value).to(cur.device, cur.dtype))
 
     @classmethod
     def report_scale(cls, protocol: str | Protocol) -> float:
