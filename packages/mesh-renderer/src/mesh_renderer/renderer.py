@@ -91,6 +91,14 @@ class MeshRenderer:
         """Fragments and shading inputs for ``(N, V, 3)`` world vertices."""
         if vertices.ndim != 3 or vertices.shape[-1] != 3:
             raise ValueError(f"vertices must have shape (N, V, 3), got {tuple(vertices.shape)}")
+        finite = torch.isfinite(vertices.detach()).all(-1)
+        if not bool(finite.all()):
+            frame, vertex = (int(i) for i in torch.nonzero(~finite)[0])
+            raise ValueError(
+                f"vertices hold NaN or infinite values ({int((~finite).sum())} vertices; first: frame "
+                f"{frame}, vertex {vertex}), which cannot be rendered; a diverged or broken model produced "
+                "them: check the meshes (e.g. torch.isfinite(vertices).all()) before rendering"
+            )
         screen = self.camera(vertices)
         if offsets is not None:
             offsets = torch.as_tensor(offsets, device=vertices.device)

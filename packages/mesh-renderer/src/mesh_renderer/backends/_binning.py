@@ -1,6 +1,6 @@
 """Candidate search of the PyTorch rasterizer: which (pixel, triangle) pairs can matter.
 
-Runs without autograd, in two passes that only enumerate pixels inside each triangle's bounding box
+Runs without autograd. Two kinds of *jobs* enumerate the pixel centres inside a triangle's bounding box
 (clipped to the window, so triangles outside the window cost nothing):
 
 1. *coverage*: every triangle against the pixel centres of its bounding box; pairs whose centre lies
@@ -11,12 +11,23 @@ Runs without autograd, in two passes that only enumerate pixels inside each tria
    need no band: the neighbouring triangle covers those pixels.
 
 Each pixel then keeps its ``K`` nearest candidates. The selection packs (depth, face) into one int64 key
-per pair and takes ``K`` successive per-pixel minima with ``scatter_reduce`` (no sort).
+per pair (unique per pixel) and takes ``K`` successive per-pixel minima with ``scatter_reduce`` (no sort).
 
-Memory is bounded whatever the geometry: when the bounding boxes hold more than ``MAX_PAIRS`` pairs
-(large or crumpled triangles, e.g. an untrained animator's output), the faces are processed in chunks
-and each chunk's candidates are merged into the running per-pixel top ``K`` (the top ``K`` of a union is
-the top ``K`` of the parts' top ``K``), so the result is the same as in one pass.
+Cost is bounded whatever the geometry (an untrained animator's crumpled or far-off meshes included):
+
+- vertices must be finite (``ValueError`` otherwise); triangles wholly outside the window, behind the
+  camera or degenerate enumerate nothing;
+- when the bounding boxes hold more than ``MAX_PAIRS`` (pixel, triangle) pairs, the jobs are processed in
+  chunks of at most ``MAX_PAIRS`` pairs (plus one window: a single box never exceeds the window), nearest
+  first (by the triangle's smallest corner depth, image by image), and merged into a per-pixel table of
+  the ``K`` best keys, touching only the images of the chunk. Memory is ``O(N H W K + F + MAX_PAIRS)``;
+- *depth culling*: a triangle's depth at any pixel is at least its smallest corner depth, so once a pixel
+  (or a whole ``TILE`` x ``TILE`` tile) holds ``K`` candidates nearer than that, the triangle cannot enter
+  its top ``K`` and its pairs there are skipped before they are evaluated. Front-to-back order makes this
+  prune nearly everything behind the first layers of a crumpled mesh.
+
+The top ``K`` of a union is the top ``K`` of the parts' top ``K`` and culled pairs can never be selected,
+so the chunked search returns exactly what a single pass returns.
 """
 
 from __future__ import annotations
@@ -26,7 +37,17 @@ import torch
 _EMPTY = torch.iinfo(torch.int64).max
 
 MAX_PAIRS = 1 << 21
-"""Most (pixel, triangle) pairs evaluated at once by :func:`find_candidates`."""
+"""Budget: most (pixel, triangle) pairs enumerated and evaluated at once by :func:`find_candidates`.
+
+Above it the search is chunked (see the module docstring); a chunk evaluates at most ``MAX_PAIRS`` plus
+one window of pairs, whatever the geometry."""
+
+TILE = 8
+"""Side in pixels of the tiles of the depth-culling test of the chunked search."""
+
+# relative margin under the smallest corner depth: the interpolated depth of a pair is a convex combination
+# of the corner depths, computed in float32 to within a few ulps (2**-20 relative) of that combination
+_DEPTH_MARGIN = 1.0 - 2.0**-16
 
 
 def _ordered_float_key(depth: torch.Tensor) -> torch.Tensor:
@@ -43,90 +64,94 @@ def _segment_dist2(px: torch.Tensor, py: torch.Tensor, ax, ay, bx, by) -> torch.
     return dx * dx + dy * dy
 
 
+def _bbox(
+    xs: torch.Tensor, ys: torch.Tensor, r: float | torch.Tensor, h: int, w: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """First row, first column, row count and column count (int64) of the grown, clipped pixel boxes."""
+    j0 = torch.ceil(xs.amin(-1) - r - 0.5).clamp(0, w)
+    j1 = torch.floor(xs.amax(-1) + r - 0.5).clamp(-1, w - 1)
+    i0 = torch.ceil(ys.amin(-1) - r - 0.5).clamp(0, h)
+    i1 = torch.floor(ys.amax(-1) + r - 0.5).clamp(-1, h - 1)
+    nx = (j1 - j0 + 1).clamp_min(0).long()
+    ny = (i1 - i0 + 1).clamp_min(0).long()
+    return i0.long(), j0.long(), ny, nx
+
+
 def _bbox_pair_counts(
     xs: torch.Tensor, ys: torch.Tensor, live: torch.Tensor, r: float, h: int, w: int
 ) -> torch.Tensor:
     """Number of pixel centres in each face's grown, clipped bounding box (0 where not ``live``)."""
-    j0 = torch.ceil(xs.amin(-1) - r - 0.5).clamp_min(0)
-    j1 = torch.floor(xs.amax(-1) + r - 0.5).clamp_max(w - 1)
-    i0 = torch.ceil(ys.amin(-1) - r - 0.5).clamp_min(0)
-    i1 = torch.floor(ys.amax(-1) + r - 0.5).clamp_max(h - 1)
-    cnt = (j1 - j0 + 1).clamp_min(0).long() * (i1 - i0 + 1).clamp_min(0).long()
+    _, _, ny, nx = _bbox(xs, ys, r, h, w)
+    cnt = ny * nx
     return torch.where(live, cnt, torch.zeros_like(cnt))
 
 
-def _face_chunks(
-    xs: torch.Tensor, ys: torch.Tensor, live: torch.Tensor, r: float, h: int, w: int
-) -> list[torch.Tensor]:
-    """Split ``live`` into masks whose bounding boxes hold at most about ``MAX_PAIRS`` pairs each."""
-    cnt = _bbox_pair_counts(xs, ys, live, r, h, w)
-    total = int(cnt.sum())
-    if total <= MAX_PAIRS:
-        return [live]
-    chunk = torch.div(torch.cumsum(cnt, 0) - cnt, MAX_PAIRS, rounding_mode="floor")
-    return [live & (chunk == c) for c in torch.unique(chunk[live]).tolist()]
-
-
-def _top_k_pairs(
-    pix: torch.Tensor, key: torch.Tensor, num_pixels: int, k: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keep, for every pixel, its ``k`` smallest keys (keys are unique per pixel: they hold the face)."""
-    best = torch.empty((num_pixels,), dtype=torch.int64, device=pix.device)
-    kept_pix, kept_key = [], []
-    for _ in range(k):
-        if pix.numel() == 0:
-            break
-        best.fill_(_EMPTY)
-        best.scatter_reduce_(0, pix, key, reduce="amin", include_self=True)
-        chosen = key == best.index_select(0, pix)
-        kept_pix.append(pix[chosen])
-        kept_key.append(key[chosen])
-        pix, key = pix[~chosen], key[~chosen]
-    if not kept_pix:
-        return pix, key
-    return torch.cat(kept_pix), torch.cat(kept_key)
-
-
-def _enumerate_pairs(
-    xs: torch.Tensor, ys: torch.Tensor, live: torch.Tensor, r: float, h: int, w: int
+def _enumerate_rects(
+    row0: torch.Tensor, col0: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(packed face, row, col) for every pixel centre in the grown, clipped bounding box of ``live`` faces.
-
-    ``xs``/``ys`` are ``(N*F, 3)`` corner coordinates; ``live`` a bool ``(N*F,)`` mask.
-    """
-    ids = torch.nonzero(live, as_tuple=True)[0]
-    x, y = xs.index_select(0, ids), ys.index_select(0, ids)
-    j0 = torch.ceil(x.amin(-1) - r - 0.5).clamp_min(0)
-    j1 = torch.floor(x.amax(-1) + r - 0.5).clamp_max(w - 1)
-    i0 = torch.ceil(y.amin(-1) - r - 0.5).clamp_min(0)
-    i1 = torch.floor(y.amax(-1) + r - 0.5).clamp_max(h - 1)
-    nx = (j1 - j0 + 1).clamp_min(0).long()
-    ny = (i1 - i0 + 1).clamp_min(0).long()
-    cnt = nx * ny
+    """(rectangle index, row, col) of every cell of the given rectangles (empty ones have no cells)."""
+    device = row0.device
+    cnt = rows * cols
     nz = torch.nonzero(cnt > 0, as_tuple=True)[0]
     cnt = cnt.index_select(0, nz)
     total = int(cnt.sum()) if cnt.numel() else 0
     if total == 0:
-        empty = torch.empty(0, dtype=torch.int64, device=xs.device)
+        empty = torch.empty(0, dtype=torch.int64, device=device)
         return empty, empty, empty
     start = torch.cumsum(cnt, 0) - cnt
-    # one gather per pair for all per-face values: (face id, start, width, first row, first column)
+    # one gather per cell for all per-rectangle values: (rectangle, start, width, first row, first column)
     table = torch.stack(
-        [
-            ids.index_select(0, nz),
-            start,
-            nx.index_select(0, nz),
-            i0.long().index_select(0, nz),
-            j0.long().index_select(0, nz),
-        ],
-        dim=-1,
+        [nz, start, cols.index_select(0, nz), row0.index_select(0, nz), col0.index_select(0, nz)], dim=-1
     )
-    owner = torch.repeat_interleave(torch.arange(nz.numel(), device=xs.device), cnt, output_size=total)
-    face, first, width, row0, col0 = table.index_select(0, owner).unbind(-1)
-    local = torch.arange(total, device=xs.device) - first
+    owner = torch.repeat_interleave(torch.arange(nz.numel(), device=device), cnt, output_size=total)
+    rect, first, width, r0, c0 = table.index_select(0, owner).unbind(-1)
+    local = torch.arange(total, device=device) - first
     row = torch.div(local, width, rounding_mode="floor")
-    col = local - row * width
-    return face, row0 + row, col0 + col
+    return rect, r0 + row, c0 + local - row * width
+
+
+def _enumerate_pairs(
+    ids: torch.Tensor, row0: torch.Tensor, col0: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(packed face, row, col) of every pixel centre of the rectangles; ``ids`` is the face of each."""
+    rect, row, col = _enumerate_rects(row0, col0, rows, cols)
+    return ids.index_select(0, rect), row, col
+
+
+def _select_top_k(table: torch.Tensor, pix: torch.Tensor, key: torch.Tensor) -> None:
+    """Fill ``table`` ``(P, K)`` with each pixel's ``K`` smallest keys (ascending, ``_EMPTY`` padded)."""
+    p, k = table.shape
+    table.fill_(_EMPTY)
+    best = torch.empty((p,), dtype=torch.int64, device=table.device)
+    for slot in range(k):
+        if pix.numel() == 0:
+            break
+        best.fill_(_EMPTY)
+        best.scatter_reduce_(0, pix, key, reduce="amin", include_self=True)
+        table[:, slot] = best
+        if slot + 1 < k:
+            rest = torch.nonzero(key > best.index_select(0, pix), as_tuple=True)[0]
+            pix, key = pix.index_select(0, rest), key.index_select(0, rest)
+
+
+def _merge_top_k(table: torch.Tensor, pix: torch.Tensor, key: torch.Tensor) -> None:
+    """Merge candidates (``pix`` local to ``table``'s rows) into the per-pixel top ``K`` in ``table``."""
+    held = torch.nonzero(table.reshape(-1) != _EMPTY, as_tuple=True)[0]
+    k = table.shape[1]
+    held_pix = torch.div(held, k, rounding_mode="floor")
+    held_key = table.reshape(-1).index_select(0, held)
+    _select_top_k(table, torch.cat([held_pix, pix]), torch.cat([held_key, key]))
+
+
+def _check_finite(screen: torch.Tensor) -> None:
+    bad = ~torch.isfinite(screen).all(-1)
+    if bool(bad.any()):
+        frame, vertex = (int(i) for i in torch.nonzero(bad)[0])
+        raise ValueError(
+            f"cannot rasterize: {int(bad.sum())} projected vertices are NaN or infinite (first: image "
+            f"{frame}, vertex {vertex}); the mesh holds non-finite positions (e.g. a diverged model's "
+            "output): check the vertices before rendering them"
+        )
 
 
 @torch.no_grad()
@@ -141,18 +166,21 @@ def find_candidates(
 ) -> torch.Tensor:
     """``(N, H, W, K)`` packed face indices (``-1`` empty), nearest first.
 
-    ``screen`` is ``(N, V, 3)``: window pixel coordinates and depth. ``faces`` is ``(F, 3)``. ``contour``
-    (``(N, F, 3)`` bool per edge, edge ``e`` joining corners ``e`` and ``e + 1``) restricts the soft band to
-    the distance from contour edges; ``None`` measures it from every edge.
+    ``screen`` is ``(N, V, 3)``: window pixel coordinates and depth (finite; ``ValueError`` otherwise).
+    ``faces`` is ``(F, 3)``. ``contour`` (``(N, F, 3)`` bool per edge, edge ``e`` joining corners ``e`` and
+    ``e + 1``) restricts the soft band to the distance from contour edges; ``None`` measures it from every
+    edge.
     """
+    _check_finite(screen)
     n = screen.shape[0]
     f = faces.shape[0]
     h, w = image_size
+    k = faces_per_pixel
     device = screen.device
     tri = screen.detach().float()[:, faces].reshape(n * f, 3, 3)
     xs, ys, zs = tri[..., 0], tri[..., 1], tri[..., 2]
     area2 = (xs[:, 1] - xs[:, 0]) * (ys[:, 2] - ys[:, 0]) - (xs[:, 2] - xs[:, 0]) * (ys[:, 1] - ys[:, 0])
-    valid = (area2.abs() > 1e-10) & (zs > 0).all(-1)
+    valid = (area2.abs() > 1e-10) & torch.isfinite(area2) & (zs > 0).all(-1)
     if cull_backfaces:
         # counter-clockwise for a viewer with y up is clockwise with y down: negative area2
         valid &= area2 < 0
@@ -184,7 +212,7 @@ def find_candidates(
                 flags = contour.reshape(n * f, 3).index_select(0, pair_face)
                 d2 = torch.where(flags, d2, torch.full_like(d2, float("inf")))
             near = d2.amin(-1) < r * r
-            keep = near & ~inside  # inside pairs come from the coverage pass
+            keep = near & ~inside  # inside pairs come from the coverage job
             b = torch.stack([e0, e1, e2], -1).clamp(0.0, 1.0)
             depth = (b * z).sum(-1) / b.sum(-1).clamp_min(1e-12)
         else:
@@ -197,34 +225,102 @@ def find_candidates(
         key = (_ordered_float_key(depth.index_select(0, sel)) << 32) | face_sel
         return pix, key
 
-    passes = [(valid, 0.0, False)]
+    # jobs: (packed face, grow radius, band?)
+    job_face = [torch.nonzero(valid, as_tuple=True)[0]]
+    job_band = [torch.zeros_like(job_face[0], dtype=torch.bool)]
     if r > 0:
         band_faces = valid if contour is None else valid & contour.reshape(n * f, 3).any(-1)
-        passes.append((band_faces, r, True))
-    chunked = [
-        (mask, grow, band) for live, grow, band in passes for mask in _face_chunks(xs, ys, live, grow, h, w)
-    ]
-    if len(chunked) == len(passes):  # everything fits in one evaluation per pass
-        found = [evaluate(*_enumerate_pairs(xs, ys, m, g, h, w), band=b) for m, g, b in chunked]
-        pix, key = torch.cat([p for p, _ in found]), torch.cat([k for _, k in found])
-    else:
-        pix = key = torch.empty(0, dtype=torch.int64, device=device)
-        for mask, grow, band in chunked:
-            cpix, ckey = evaluate(*_enumerate_pairs(xs, ys, mask, grow, h, w), band=band)
-            pix, key = _top_k_pairs(
-                torch.cat([pix, cpix]), torch.cat([key, ckey]), n * h * w, faces_per_pixel
-            )
+        job_face.append(torch.nonzero(band_faces, as_tuple=True)[0])
+        job_band.append(torch.ones_like(job_face[1], dtype=torch.bool))
+    ids, band = torch.cat(job_face), torch.cat(job_band)
+    grow = band.float() * r
+    i0, j0, ny, nx = _bbox(xs.index_select(0, ids), ys.index_select(0, ids), grow, h, w)
+    cnt = ny * nx
+    keep = torch.nonzero(cnt > 0, as_tuple=True)[0]
+    ids, band, i0, j0, ny, nx, cnt = (t.index_select(0, keep) for t in (ids, band, i0, j0, ny, nx, cnt))
 
-    out = torch.full((n * h * w, faces_per_pixel), -1, dtype=torch.int64, device=device)
-    best = torch.empty((n * h * w,), dtype=torch.int64, device=device)
-    for k in range(faces_per_pixel):
-        if pix.numel() == 0:
-            break
-        best.fill_(_EMPTY)
-        best.scatter_reduce_(0, pix, key, reduce="amin", include_self=True)
-        found = best != _EMPTY
-        out[:, k] = torch.where(found, best & 0xFFFFFFFF, torch.full_like(best, -1))
-        if k + 1 < faces_per_pixel:
-            rest = torch.nonzero(key > best.index_select(0, pix), as_tuple=True)[0]
-            pix, key = pix.index_select(0, rest), key.index_select(0, rest)
-    return out.view(n, h, w, faces_per_pixel)
+    top = torch.full((n * h * w, k), _EMPTY, dtype=torch.int64, device=device)
+    total = int(cnt.sum()) if cnt.numel() else 0
+    if total <= MAX_PAIRS:  # everything in one evaluation per job kind
+        found = []
+        for kind in (False, True):
+            sel = torch.nonzero(band == kind, as_tuple=True)[0]
+            if sel.numel():
+                pairs = _enumerate_pairs(*(t.index_select(0, sel) for t in (ids, i0, j0, ny, nx)))
+                found.append(evaluate(*pairs, band=kind))
+        if found:
+            _select_top_k(top, torch.cat([p for p, _ in found]), torch.cat([q for _, q in found]))
+    else:
+        _chunked_search(top, evaluate, ids, band, i0, j0, ny, nx, cnt, zs, f, (h, w))
+
+    face = top & 0xFFFFFFFF
+    out = torch.where(top != _EMPTY, face, torch.full_like(face, -1))
+    return out.view(n, h, w, k)
+
+
+def _chunked_search(top, evaluate, ids, band, i0, j0, ny, nx, cnt, zs, f, size) -> None:
+    """Front-to-back chunks of at most ``MAX_PAIRS`` pairs with depth culling, merged image by image."""
+    h, w = size
+    k = top.shape[1]
+    device = top.device
+    # nearest first within each image: sort by the smallest corner depth, then (stably) by image
+    zmin = zs.index_select(0, ids).amin(-1) * _DEPTH_MARGIN
+    order = torch.argsort(zmin, stable=True)
+    order = order.index_select(0, torch.argsort(torch.div(ids, f, rounding_mode="floor")[order], stable=True))
+    ids, band, i0, j0, ny, nx, cnt, zmin = (
+        t.index_select(0, order) for t in (ids, band, i0, j0, ny, nx, cnt, zmin)
+    )
+    zkey = _ordered_float_key(zmin)  # a job's pairs all have depth keys >= zkey
+    image = torch.div(ids, f, rounding_mode="floor")
+    chunk = torch.div(torch.cumsum(cnt, 0) - cnt, MAX_PAIRS, rounding_mode="floor")
+    bounds = torch.cumsum(torch.unique_consecutive(chunk, return_counts=True)[1], 0).tolist()
+    th, tw = -(-h // TILE), -(-w // TILE)
+    start = 0
+    for stop in bounds:
+        s = slice(start, stop)
+        start = stop
+        b0, b1 = int(image[s.start]), int(image[stop - 1])
+        lo, hi = b0 * h * w, (b1 + 1) * h * w
+        held = top[lo:hi]  # the images of this chunk, (P, K)
+        kth = held[:, k - 1] >> 32  # depth key of each pixel's K-th candidate (huge while fewer)
+        c_ids, c_band, c_i0, c_j0, c_ny, c_nx, c_z = ids[s], band[s], i0[s], j0[s], ny[s], nx[s], zkey[s]
+        c_img = image[s] - b0
+        if bool((kth != _EMPTY >> 32).any()):
+            # tiles whose K-th candidates are all nearer than the job's nearest corner: skip them
+            grid = torch.full((b1 - b0 + 1, th * TILE, tw * TILE), -1, dtype=torch.int64, device=device)
+            grid[:, :h, :w] = kth.view(-1, h, w)
+            tile_kth = grid.view(-1, th, TILE, tw, TILE).amax(dim=(2, 4)).reshape(-1)
+            t0, u0 = (
+                torch.div(c_i0, TILE, rounding_mode="floor"),
+                torch.div(c_j0, TILE, rounding_mode="floor"),
+            )
+            t1 = torch.div(c_i0 + c_ny - 1, TILE, rounding_mode="floor")
+            u1 = torch.div(c_j0 + c_nx - 1, TILE, rounding_mode="floor")
+            job, ti, tj = _enumerate_rects(t0, u0, t1 - t0 + 1, u1 - u0 + 1)
+            live = c_z.index_select(0, job) <= tile_kth.index_select(
+                0, (c_img.index_select(0, job) * th + ti) * tw + tj
+            )
+            job, ti, tj = job[live], ti[live], tj[live]
+            # the surviving (job, tile) rectangles: the job's box clipped to the tile
+            r0 = torch.maximum(c_i0.index_select(0, job), ti * TILE)
+            r1 = torch.minimum((c_i0 + c_ny).index_select(0, job), ti * TILE + TILE)
+            q0 = torch.maximum(c_j0.index_select(0, job), tj * TILE)
+            q1 = torch.minimum((c_j0 + c_nx).index_select(0, job), tj * TILE + TILE)
+            c_ids, c_band, c_z, c_img = (t.index_select(0, job) for t in (c_ids, c_band, c_z, c_img))
+            c_i0, c_j0, c_ny, c_nx = r0, q0, r1 - r0, q1 - q0
+        found = []
+        for kind in (False, True):
+            sel = torch.nonzero(c_band == kind, as_tuple=True)[0]
+            if sel.numel() == 0:
+                continue
+            rect, ii, jj = _enumerate_rects(*(t.index_select(0, sel) for t in (c_i0, c_j0, c_ny, c_nx)))
+            rect = sel.index_select(0, rect)
+            # per pixel: skip pairs whose nearest possible depth is behind the pixel's K-th candidate
+            local = c_img.index_select(0, rect) * (h * w) + ii * w + jj
+            near = torch.nonzero(c_z.index_select(0, rect) <= kth.index_select(0, local), as_tuple=True)[0]
+            face = c_ids.index_select(0, rect.index_select(0, near))
+            ii, jj = ii.index_select(0, near), jj.index_select(0, near)
+            pix, key = evaluate(face, ii, jj, band=kind)
+            found.append((pix - lo, key))
+        if found:
+            _merge_top_k(held, torch.cat([p for p, _ in found]), torch.cat([q for _, q in found]))
