@@ -11,7 +11,9 @@ import torch
 import torch.nn.functional as F
 
 from facial_animator import Animator, AnimatorInput, get_animator
+from facial_animator.checkpoint_io import CheckpointError
 from facial_animator.codetalker import CodeTalker, VQAutoEncoder, VQConfig, stage1_loss
+from facial_animator.codetalker.checkpoints import load_stage1_state
 from facial_animator.testing import AnimatorConformance, synthetic_sequence
 
 
@@ -198,6 +200,54 @@ def test_official_two_file_checkpoint_layout_loads(tmp_path: Path) -> None:
         model.load_official_checkpoints(s1_bad, s2)
     with pytest.raises(FileNotFoundError, match="not found"):
         model.load_stage1(tmp_path / "absent.pth.tar")
+
+
+def _on_meta_but_audio_encoder(model: CodeTalker) -> CodeTalker:
+    """Move every tensor to the meta device except the audio encoder's (the log-mel test encoder's
+    filterbank is a non-persistent buffer, which no checkpoint holds)."""
+    for name, child in model.named_children():
+        if name != "audio_encoder":
+            child.to_empty(device="meta")
+    for name, p in list(model.named_parameters(recurse=False)):
+        setattr(model, name, torch.nn.Parameter(torch.empty_like(p, device="meta"), p.requires_grad))
+    return model
+
+
+def test_meta_device_model_takes_the_checkpoint_tensors(tmp_path: Path) -> None:
+    """Models built on the meta device must end with real tensors equal to the files' ones."""
+    torch.manual_seed(0)
+    source = tiny_codetalker()
+    torch.nn.init.normal_(source.feat_map.weight, std=0.2)
+    s1 = _save({"state_dict": source.autoencoder.state_dict()}, tmp_path / "vocaset_stage1.pth.tar")
+    s2 = _save({"state_dict": source.stage2_state_dict()}, tmp_path / "vocaset_stage2.pth.tar")
+    want = source.state_dict()
+
+    with torch.device("meta"):
+        vq = VQAutoEncoder(TINY_VQ)
+    load_stage1_state(vq, torch.load(s1, weights_only=True)["state_dict"])
+    for name, t in [*vq.named_parameters(), *vq.named_buffers()]:
+        assert not t.is_meta, f"stage 1: {name} stayed on the meta device"
+        assert torch.equal(t, want[f"autoencoder.{name}"]), name
+
+    model = _on_meta_but_audio_encoder(tiny_codetalker())
+    assert any(t.is_meta for t in model.state_dict().values())
+    model.load_official_checkpoints(s1, s2)
+    for name, t in [*model.named_parameters(), *model.named_buffers()]:
+        assert not t.is_meta, f"{name} stayed on the meta device"
+        if name in want:
+            assert torch.equal(t, want[name]), name
+    audio, tpl = torch.randn(1, 8000), torch.randn(1, 10, 3)
+    torch.testing.assert_close(model.predict(audio, tpl, 2), source.predict(audio, tpl, 2))
+
+
+def test_meta_device_model_missing_tensors_is_refused(tmp_path: Path) -> None:
+    source = tiny_codetalker()
+    s1 = _save({"state_dict": source.autoencoder.state_dict()}, tmp_path / "vocaset_stage1.pth.tar")
+    partial = {k: v for k, v in source.stage2_state_dict().items() if not k.startswith("feat_map")}
+    s2 = _save({"state_dict": partial}, tmp_path / "vocaset_stage2.pth.tar")
+    model = _on_meta_but_audio_encoder(tiny_codetalker())
+    with pytest.raises(CheckpointError, match=r"built on the meta device .*feat_map\.weight"):
+        model.load_official_checkpoints(s1, s2)
 
 
 @pytest.mark.parametrize(("mode", "fps"), [("interpolate", 30.0), ("pair", 25.0)])

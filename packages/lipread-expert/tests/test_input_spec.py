@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -101,7 +102,27 @@ def test_audio_layer_norm_over_valid_samples() -> None:
     spec = InputSpec()
     audio = torch.tensor([[1.0, 2.0, 3.0, 0.0], [4.0, 6.0, 0.0, 0.0]])
     out = spec.prepare_audio(audio, torch.tensor([3, 2]))
-    # (x − mean) / sqrt(var + 1e-5) with the population variance of the valid samples.
-    s1 = (2 / 3 + 1e-5) ** 0.5
-    s2 = (1.0 + 1e-5) ** 0.5
+    # (x − mean) / sqrt(var + 1e-8) with the population variance of the valid samples.
+    s1 = (2 / 3 + 1e-8) ** 0.5
+    s2 = (1.0 + 1e-8) ** 0.5
     torch.testing.assert_close(out, torch.tensor([[-1 / s1, 0.0, 1 / s1, 0.0], [-1 / s2, 1 / s2, 0.0, 0.0]]))
+
+
+@pytest.mark.parametrize("padded", [False, True])
+def test_audio_layer_norm_eps_is_auto_avsrs_on_quiet_audio(padded: bool) -> None:
+    """auto_avsr normalises with layer_norm(x, x.shape, eps=1e-8); at RMS 0.003 (var 9e-6) eps 1e-5 would
+    shrink the output by sqrt(9e-6 / 1.9e-5) ~ 0.69."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(16000)
+    x = 0.003 * (x - x.mean()) / x.std()  # RMS 0.003 exactly
+    want = (x - x.mean()) / np.sqrt(x.var() + 1e-8)  # population variance, computed in float64
+    assert np.abs(want - (x - x.mean()) / np.sqrt(x.var() + 1e-5)).max() > 0.5  # the eps matters here
+    audio = torch.tensor(x, dtype=torch.float32)[None]
+    if padded:
+        audio = torch.cat([audio, torch.zeros(1, 640)], dim=1)
+        out = InputSpec().prepare_audio(audio, torch.tensor([16000]))
+        assert torch.equal(out[0, 16000:], torch.zeros(640))
+        out = out[:, :16000]
+    else:
+        out = InputSpec().prepare_audio(audio)
+    np.testing.assert_allclose(out[0].double().numpy(), want, rtol=1e-4, atol=1e-4)

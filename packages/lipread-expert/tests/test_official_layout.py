@@ -262,3 +262,38 @@ def test_lightning_checkpoint_file_loads_with_weights_only(tmp_path) -> None:
     assert torch.equal(dst.ctc.ctc_lo.weight, src.ctc.ctc_lo.weight)
     with pytest.raises(FileNotFoundError, match=r"missing\.pth"):
         load_official_checkpoint(dst, tmp_path / "missing.pth")
+
+
+def test_meta_device_model_gets_real_tensors_equal_to_the_checkpoint(tmp_path) -> None:
+    """Without assign=True, load_state_dict into a meta model copies into nothing: the loader must assign."""
+    torch.manual_seed(0)
+    src = LipReader.from_preset("nano", "audiovisual", 7)
+    path = tmp_path / "model.pth"
+    torch.save(src.state_dict(), path)
+    with torch.device("meta"):
+        dst = LipReader.from_preset("nano", "audiovisual", 7)
+    assert all(t.is_meta for t in dst.state_dict().values())
+    report = load_official_checkpoint(dst, path)  # no assign argument: found out from the model
+    assert report.ok and report.loaded == len(src.state_dict())
+    want = src.state_dict()
+    for name, t in [*dst.named_parameters(), *dst.named_buffers()]:
+        assert not t.is_meta, f"{name} stayed on the meta device"
+        assert torch.equal(t, want[name]), name
+    dst.eval(), src.eval()
+    video = torch.randn(1, 5, 1, 88, 88)
+    audio = torch.randn(1, 5 * 640)
+    lengths = torch.tensor([5])
+    torch.testing.assert_close(
+        dst.encode(video=video, audio=audio, video_lengths=lengths, audio_lengths=lengths * 640).features,
+        src.encode(video=video, audio=audio, video_lengths=lengths, audio_lengths=lengths * 640).features,
+    )
+
+
+def test_meta_device_model_with_a_non_persistent_buffer_is_refused() -> None:
+    src = LipReader.from_preset("nano", "video", 7)
+    with torch.device("meta"):
+        dst = LipReader.from_preset("nano", "video", 7)
+        dst.register_buffer("scratch", torch.zeros(3), persistent=False)
+    with pytest.raises(ValueError, match=r"built on the meta device .*\['scratch'\]"):
+        load_official_state_dict(dst, src.state_dict())
+    assert all(t.is_meta for t in dst.state_dict().values())  # refused before loading anything

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["CheckpointError", "describe_load_failure", "torch_load_file"]
+__all__ = ["CheckpointError", "describe_load_failure", "meta_load_assign", "torch_load_file"]
 
 
 class CheckpointError(ValueError):
@@ -55,3 +55,29 @@ def torch_load_file(path: str | Path, expected: str, map_location: str | torch.d
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         raise CheckpointError(f"{path}: expected {expected}; {describe_load_failure(path, exc)}") from exc
+
+
+def meta_load_assign(model: torch.nn.Module, provided: set[str] | frozenset[str], source: str) -> bool:
+    """Whether ``model.load_state_dict`` must run with ``assign=True``; refuses half-materialised models.
+
+    A model built under ``torch.device("meta")`` has no storage: ``load_state_dict`` without
+    ``assign=True`` copies into nothing and leaves every tensor on ``meta``. Returns ``True`` when some
+    parameter or buffer is on ``meta`` (the checkpoint's tensors are then assigned), ``False``
+    otherwise. Raises :class:`CheckpointError` when a ``meta`` tensor is absent from ``provided`` (the
+    state-dict keys that will be loaded) or is not part of the state dict at all (a non-persistent
+    buffer): it would stay without values.
+    """
+    persistent = set(model.state_dict(keep_vars=True))
+    on_meta = [
+        name for name, t in [*model.named_parameters(), *model.named_buffers()] if t.device.type == "meta"
+    ]
+    if not on_meta:
+        return False
+    left = sorted(n for n in on_meta if n not in provided or n not in persistent)
+    if left:
+        raise CheckpointError(
+            f"{source}: the model was built on the meta device and {len(left)} of its tensors would stay "
+            f"without values (not in the checkpoint, or non-persistent buffers): {left[:8]}; build the "
+            "model on a real device (e.g. torch.device('cpu')) and load the checkpoint into it"
+        )
+    return True

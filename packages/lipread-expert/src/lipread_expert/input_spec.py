@@ -17,6 +17,9 @@ from typing import Any, Literal
 import torch
 from torch.nn import functional as F
 
+AUDIO_LAYER_NORM_EPS = 1e-8
+"""Variance floor of the audio layer norm: auto_avsr's ``AudioTransform`` uses ``eps=1e-8``."""
+
 PixelRange = Literal["normalized", "unit"]
 
 
@@ -131,18 +134,22 @@ class InputSpec:
 
     def prepare_audio(self, audio: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """Layer-normalise each waveform over its valid samples (zero mean, unit variance), as the
-        official audio transform does; padded samples stay zero."""
+        official audio transform does; padded samples stay zero.
+
+        ``(x - mean) / sqrt(var + AUDIO_LAYER_NORM_EPS)`` with the population variance: auto_avsr's
+        ``AudioTransform`` applies ``layer_norm(x, x.shape, eps=1e-8)`` (``datamodule/transforms.py``).
+        """
         if audio.dim() == 3:
             audio = audio[..., 0]
         if not self.audio_layer_norm:
             return audio
         if lengths is None:
-            return F.layer_norm(audio, audio.shape[1:])
+            return F.layer_norm(audio, audio.shape[1:], eps=AUDIO_LAYER_NORM_EPS)
         mask = torch.arange(audio.size(1), device=audio.device)[None] < lengths[:, None]
         n = lengths.clamp(min=1).to(audio.dtype)[:, None]
         mean = (audio * mask).sum(1, keepdim=True) / n
         var = (((audio - mean) * mask) ** 2).sum(1, keepdim=True) / n
-        return ((audio - mean) / torch.sqrt(var + 1e-5)) * mask
+        return ((audio - mean) / torch.sqrt(var + AUDIO_LAYER_NORM_EPS)) * mask
 
 
 def resample_time(video: torch.Tensor, src_fps: float, dst_fps: float) -> torch.Tensor:

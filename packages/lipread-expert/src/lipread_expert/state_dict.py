@@ -136,8 +136,11 @@ def load_official_state_dict(
 
     Tensors whose names and shapes match are loaded; missing, unexpected and shape-mismatched keys
     are listed in the report. With ``strict=True`` (default) any mismatch raises ``ValueError``
-    with the report and nothing is loaded. ``assign=True`` is passed to ``load_state_dict`` (use
-    it for models built on the ``meta`` device).
+    with the report and nothing is loaded. ``assign=True`` is passed to ``load_state_dict``; it is
+    turned on by itself for a model built on the ``meta`` device (whose tensors would otherwise stay
+    on ``meta``); such a model is refused (``ValueError``, nothing loaded) when it has non-persistent
+    buffers on ``meta``, which no checkpoint can fill. With ``strict=False`` the tensors listed as
+    missing or mis-shaped in the report stay on ``meta``.
     """
     native, used_layout, renamed = to_native(state_dict, layout)
     if used_layout == "main" and getattr(model, "modality", None) == "audiovisual":
@@ -158,6 +161,19 @@ def load_official_state_dict(
     report = LoadReport(used_layout, len(loadable), missing, unexpected, mismatched, renamed)
     if strict and not report.ok:
         raise ValueError(f"checkpoint does not match the model:\n{report}")
+    on_meta = [n for n, t in [*model.named_parameters(), *model.named_buffers()] if t.is_meta]
+    if on_meta:
+        # a meta tensor the checkpoint does not fill stays without values: allowed only where the
+        # report says so (strict=False with missing or mis-shaped keys), refused otherwise
+        reported = set(missing) | bad
+        left = sorted(n for n in on_meta if n not in loadable and n not in reported)
+        if left:
+            raise ValueError(
+                f"the model was built on the meta device and {len(left)} of its tensors are not in its "
+                f"state_dict (non-persistent buffers), so no checkpoint can fill them: {left[:8]}; build "
+                "the model on a real device (e.g. torch.device('cpu')) and load the checkpoint into it"
+            )
+        assign = True  # without it load_state_dict copies into nothing and every tensor stays on meta
     model.load_state_dict(loadable, strict=False, assign=assign)
     return report
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from torch import Tensor, nn
 
-from ..checkpoint_io import CheckpointError, torch_load_file
+from ..checkpoint_io import CheckpointError, meta_load_assign, torch_load_file
 
 __all__ = ["load_stage1_state", "read_state_dict"]
 
@@ -35,7 +35,8 @@ def read_state_dict(path: str | Path) -> dict[str, Tensor]:
 def load_stage1_state(model: nn.Module, state: dict[str, Tensor], *, source: str = "state_dict") -> None:
     """Strictly load a stage-1 state into a :class:`~facial_animator.codetalker.VQAutoEncoder`.
 
-    Keys prefixed ``autoencoder.`` (a full stage-2 ``state_dict``) are accepted too.
+    Keys prefixed ``autoencoder.`` (a full stage-2 ``state_dict``) are accepted too. A model built on
+    the ``meta`` device takes the checkpoint's tensors (``assign=True``).
     """
     if state and all(k.startswith("autoencoder.") for k in state):
         state = {k[len("autoencoder.") :]: v for k, v in state.items()}
@@ -53,4 +54,5 @@ def load_stage1_state(model: nn.Module, state: dict[str, Tensor], *, source: str
             f"{mismatched[:5]}, missing keys {missing[:8]} (total {len(missing)}), unexpected keys "
             f"{unexpected[:8]} (total {len(unexpected)}); build the VQAutoEncoder with the dataset's VQConfig"
         )
-    model.load_state_dict(state, strict=True)
+    # a model built on the meta device takes the checkpoint's tensors
+    model.load_state_dict(state, strict=True, assign=meta_load_assign(model, set(state), source))

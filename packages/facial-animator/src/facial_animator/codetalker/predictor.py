@@ -44,6 +44,7 @@ from ..audio import build_audio_encoder
 from ..audio.frame_rate import FrameRateMode
 from ..base import Animator, AnimatorInput, AnimatorOutput
 from ..blocks import PeriodicPositionalEncoding, alignment_mask, periodic_causal_bias
+from ..checkpoint_io import meta_load_assign
 from ..models.cached_decoding import CachedDecoder
 from ..registry import register_animator
 from .checkpoints import load_stage1_state, read_state_dict
@@ -349,7 +350,8 @@ class CodeTalker(Animator):
 
         Returns the keys the stage-2 file lacked (only ``autoencoder.*`` keys, which stage 1 filled).
         Raises ``ValueError`` naming the file for shape mismatches, unexpected keys, or missing keys
-        outside ``autoencoder.*``.
+        outside ``autoencoder.*``. A model built on the ``meta`` device takes the checkpoints' tensors
+        (``assign=True``); ``CheckpointError`` if some of its tensors are in neither file.
         """
         self.load_stage1(stage1_path)
         state = read_state_dict(stage2_path)
@@ -369,7 +371,8 @@ class CodeTalker(Animator):
                 f"{stage2_path}: shape mismatch for {len(mismatched)} keys{hint}: "
                 + "; ".join(mismatched[:10])
             )
-        result = self.load_state_dict(state, strict=False)
+        assign = meta_load_assign(self, set(state), str(stage2_path))  # meta-device model: take the tensors
+        result = self.load_state_dict(state, strict=False, assign=assign)
         missing = list(result.missing_keys)
         other_missing = [k for k in missing if not k.startswith("autoencoder.")]
         if other_missing or result.unexpected_keys:
