@@ -312,7 +312,8 @@ def _bracket_rows(ctx: GridContext) -> list[Path]:
 
 
 def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
-    """Side-by-side mp4 (prediction | ground truth | error) of the first test sequence, style 0."""
+    """mp4 of the first test sequence, style 0: prediction | ground truth | error at 256 px, and below it
+    the same three panels zoomed onto the lip vertices (``mesh_renderer`` layout ``"mouth"``)."""
     from mesh_renderer import render_video
 
     from .renders import camera_for
@@ -330,8 +331,9 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
     cfg = ctx.config.render
     import numpy as np
 
+    # 256-px panels with the framing of the former 160-px ones: the whole face, the lips visible
     cam = camera_for(
-        cfg.model_copy(update={"image_size": 160, "camera_scale": cfg.camera_scale * 160 / cfg.image_size})
+        cfg.model_copy(update={"image_size": 256, "camera_scale": cfg.camera_scale * 160 / cfg.image_size})
     )
     path = ctx.work / "videos" / f"{trainer.run.run_id}.mp4"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -343,6 +345,8 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
         gt=gt[:n],
         audio=(sample.audio, 16000),
         camera=cam,
+        layout="mouth",
+        mouth=np.asarray(ctx.masks["lip"].indices),
     )
 
 

@@ -172,6 +172,28 @@ def write_run(
     return run_dir
 
 
+_VIDEO: dict[str, bytes] = {}
+
+
+def tiny_video() -> bytes:
+    """A real 8-frame 48 x 32 H.264 mp4 (frame i is a flat grey of level 20 + 25 i), encoded once."""
+    if "mp4" not in _VIDEO:
+        import tempfile
+
+        import imageio_ffmpeg
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "v.mp4"
+            writer = imageio_ffmpeg.write_frames(str(path), (48, 32), fps=8.0, codec="libx264",
+                                                 pix_fmt_out="yuv420p", macro_block_size=2)
+            writer.send(None)
+            for i in range(8):
+                writer.send(np.full((32, 48, 3), 20 + 25 * i, np.uint8))
+            writer.close()
+            _VIDEO["mp4"] = path.read_bytes()
+    return _VIDEO["mp4"]
+
+
 def write_grid(root: Path, evil_name: str | None = None) -> Path:
     """A small synth grid: ground truth, template, fixture-B and fixture-A with and without AV guidance.
 
@@ -180,7 +202,7 @@ def write_grid(root: Path, evil_name: str | None = None) -> Path:
     """
     write_run(root, "gt", level=0.0, n_wrong=0, kind="ground truth", animator="ground truth")
     write_run(root, "template", level=3.0, n_wrong=5, kind="template", animator="template")
-    write_run(root, "b-base", level=1.3, n_wrong=3, animator="fixture-B", video=b"not a real video")
+    write_run(root, "b-base", level=1.3, n_wrong=3, animator="fixture-B", video=tiny_video())
     write_run(root, "b-av", level=1.1, n_wrong=1, animator="fixture-B", guidance={"av": True})
     write_run(root, "a-base", level=0.9, n_wrong=2, animator="fixture-A")
     write_run(root, "a-av", level=0.8, n_wrong=2, animator="fixture-A", guidance={"av": True})
@@ -200,5 +222,5 @@ def fx() -> SimpleNamespace:
     return SimpleNamespace(
         REFS=REFS, SCALES=SCALES, DATA_SHA=DATA_SHA, VERSIONS=VERSIONS, aggregate=aggregate,
         env_dict=env_dict, hypothesis=hypothesis, result_dict=result_dict, samples=samples,
-        write_grid=write_grid, write_run=write_run,
+        write_grid=write_grid, write_run=write_run, tiny_video=tiny_video,
     )

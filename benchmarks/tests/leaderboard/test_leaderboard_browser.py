@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from talkbench.leaderboard import build_site
+from talkbench.leaderboard import build_site, build_tables, collect_results, render_index
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (test extra)")
 from selenium.webdriver.chrome.service import Service  # noqa: E402
@@ -70,32 +70,32 @@ def test_site_in_headless_chromium(browser, tmp_path, fx):
     assert browser.find_elements(By.CSS_SELECTOR, "#runs-synth tbody script") == []
 
     # sort by LVE (lower is better: ascending first), then descending on the second click
-    header = browser.find_element(By.CSS_SELECTOR, '#runs-synth th[data-col="4"]')
-    assert header.text.startswith("LVE ×10⁻⁵ m² (max_sq)")
+    header = browser.find_element(By.CSS_SELECTOR, '#runs-synth th[data-col="3"]')
+    assert header.text.split() == ["LVE", "×10⁻⁵", "m²", "max_sq"]
     header.click()
     assert header.get_attribute("aria-sort") == "ascending"
     # levels from the fixture: gt 0, A+AV 0.8, A 0.9, B+AV 1.1, evil 2.0 ... template 3.0 (LVE ∝ level)
-    order = [(a, g) for a, g in zip(_column(browser, "runs-synth", 0), _column(browser, "runs-synth", 2))]
+    order = [(a, g) for a, g in zip(_column(browser, "runs-synth", 0), _column(browser, "runs-synth", 1))]
     assert order == [
         ("ground truth", "baseline"), ("fixture-A", "+AV"), ("fixture-A", "baseline"),
         ("fixture-B", "+AV"), ("fixture-B", "baseline"), (EVIL, "baseline"), ("template", "baseline"),
     ]
-    values = [float(v.split(" ± ")[0]) for v in _column(browser, "runs-synth", 4)]
+    values = [float(v.split()[0]) for v in _column(browser, "runs-synth", 3)]
     assert values == sorted(values)
     header.click()
     assert header.get_attribute("aria-sort") == "descending"
-    values = [float(v.split(" ± ")[0]) for v in _column(browser, "runs-synth", 4)]
+    values = [float(v.split()[0]) for v in _column(browser, "runs-synth", 3)]
     assert values == sorted(values, reverse=True)
     # a text column sorts alphabetically
-    browser.find_element(By.CSS_SELECTOR, '#runs-synth th[data-col="3"]').click()
-    assert _column(browser, "runs-synth", 3)[0].startswith("a-av")
+    browser.find_element(By.CSS_SELECTOR, '#runs-synth th[data-col="2"]').click()
+    assert _column(browser, "runs-synth", 2)[0].startswith("a-av")
 
     # the BIWI table holds only paper-reported LVE / FDD; sorting works on them too
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#runs-biwi-test-a th[data-col]")) == 6
-    browser.find_element(By.CSS_SELECTOR, '#runs-biwi-test-a th[data-col="4"]').click()
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#runs-biwi-test-a th[data-col]")) == 5
+    browser.find_element(By.CSS_SELECTOR, '#runs-biwi-test-a th[data-col="3"]').click()
     biwi_order = ["SelfTalk", "CodeTalker", "FaceFormer", "MeshTalk", "VOCA"]  # LVE 4.25 < 4.79 < 5.31 < ...
     assert _column(browser, "runs-biwi-test-a", 0) == biwi_order
-    assert _column(browser, "runs-biwi-test-a", 4)[0] == "4.2485"
+    assert _column(browser, "runs-biwi-test-a", 3)[0] == "4.2485"
 
     # plots are present and decoded by the browser
     sizes = browser.execute_script(
@@ -128,19 +128,116 @@ def test_best_signed_fdd_is_the_one_nearest_zero(browser, tmp_path, fx):
     build_site(results, site)
     browser.get((site / "index.html").as_uri())
     headers = browser.find_elements(By.CSS_SELECTOR, "#runs-synth th[data-col]")
-    fdd_col = next(int(h.get_attribute("data-col")) for h in headers if h.text.startswith("FDD"))
-    assert headers[fdd_col].text.endswith("→0")
+    by_col = {int(h.get_attribute("data-col")): h for h in headers}
+    fdd_col = next(c for c, h in by_col.items() if h.text.startswith("FDD"))
+    assert by_col[fdd_col].text.splitlines()[0] == "FDD →0"
     rows = browser.find_elements(By.CSS_SELECTOR, "#runs-synth tbody tr")
     bold = [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows
             if "best" in (r.find_elements(By.TAG_NAME, "td")[fdd_col].get_attribute("class") or "")]
     assert bold == ["fixture-near"]
     values = {r.find_elements(By.TAG_NAME, "td")[0].text: float(
-        r.find_elements(By.TAG_NAME, "td")[fdd_col].text.split(" ± ")[0]) for r in rows}
+        r.find_elements(By.TAG_NAME, "td")[fdd_col].text.split()[0]) for r in rows}
     assert values["fixture-far"] == min(v for k, v in values.items() if k != "template")
     # the first click sorts by distance from 0: nearest first among the methods
-    headers[fdd_col].click()
+    by_col[fdd_col].click()
     order = [n for n in _column(browser, "runs-synth", 0) if n != "template"]
     assert order == ["fixture-near", "fixture-A", "fixture-B", "fixture-far"]
     # LVE / template: the template row is 1.00
     ratio = dict(zip(_column(browser, "runs-synth", 0), _column(browser, "runs-synth", len(headers) - 1)))
     assert ratio["template"].startswith("1.00")
+
+
+_FITS = """
+var doc = document.documentElement;
+return {
+  doc: [doc.scrollWidth, doc.clientWidth],
+  tables: Array.from(document.querySelectorAll('table.runs')).map(function (t) {
+    var r = t.getBoundingClientRect();
+    return [t.id, t.scrollWidth, t.parentElement.clientWidth, r.left, r.right];
+  })
+};
+"""
+
+
+def _assert_fits(driver, width=1400):
+    fit = driver.execute_script(_FITS)
+    assert fit["doc"][0] <= fit["doc"][1], fit
+    for tid, scroll, box, left, right in fit["tables"]:
+        assert scroll <= box, (tid, scroll, box)  # no horizontal scrolling inside the table's box
+        assert left >= 0 and right <= width, (tid, left, right)  # the whole table is on screen
+
+
+def _with_temporal_columns(tables):
+    """Copies of LVE / CER columns and cells as mtm, slcc, loc (the page is generic over metrics)."""
+    for t in tables:
+        cols = {c["metric"]: c for c in t["columns"]}
+        if "lve" not in cols:
+            continue
+        extra = []
+        for name, like in (("mtm", "lve"), ("slcc", "cer"), ("loc", "cer")):
+            extra.append(dict(cols[like], metric=name, short=name.upper(), group="temporal",
+                              group_title="temporal lip sync", header=f"{name.upper()} (test)",
+                              scale_text="ms" if name == "mtm" else "", variant="dtw"))
+            for r in t["rows"]:
+                if like in r["cells"]:
+                    r["cells"][name] = dict(r["cells"][like], value_text="-12.345", std_text="± 10.123")
+        vertex = [c for c in t["columns"] if c["group"] == "vertex"]
+        t["columns"] = vertex + extra + [c for c in t["columns"] if c["group"] != "vertex"]
+        t["groups"] = [g for g in t["groups"] if g["id"] == "vertex"] + [
+            {"id": "temporal", "title": "temporal lip sync", "span": 3}
+        ] + [g for g in t["groups"] if g["id"] != "vertex"]
+    return tables
+
+
+def test_page_fits_1400px_posters_load_and_rows_open_their_samples(browser, tmp_path, fx):
+    results = fx.write_grid(tmp_path / "results", evil_name=EVIL)
+    # a long-named animator and a run id that make wide cells
+    fx.write_run(results, "joint-audio-text-av-phonetic", level=1.0, animator="Joint audio-text regressor",
+                 guidance={"av": True, "phonetic": True}, video=fx.tiny_video())
+    site = tmp_path / "site"
+    build_site(results, site)
+    assert browser.get_window_size()["width"] == 1400
+    browser.get((site / "index.html").as_uri())
+    _assert_fits(browser)
+
+    # every video has a poster, and every poster loads as an image
+    videos = browser.find_elements(By.CSS_SELECTOR, "video")
+    assert len(videos) == 2
+    posters = [v.get_attribute("poster") for v in videos]
+    assert all(p and p.endswith("/poster.png") for p in posters)
+    widths = browser.execute_async_script(
+        """var done = arguments[arguments.length - 1];
+        var urls = Array.from(document.querySelectorAll('video')).map(function (v) { return v.poster; });
+        Promise.all(urls.map(function (u) { return new Promise(function (ok) {
+          var img = new Image(); img.onload = function () { ok(img.naturalWidth); };
+          img.onerror = function () { ok(0); }; img.src = u; }); })).then(done);"""
+    )
+    assert widths == [48, 48]
+
+    # a row's run link opens its per-sample page: one row per (seed, item), transcripts and alignment
+    link = browser.find_element(By.CSS_SELECTOR, '#runs-synth a.samples[href="runs/synth/b-base/index.html"]')
+    link.click()
+    assert browser.current_url.endswith("runs/synth/b-base/index.html")
+    items = browser.find_elements(By.CSS_SELECTOR, "#items tbody tr")
+    assert len(items) == 2 * len(fx.REFS)
+    first = items[0].text
+    ref, hyp = fx.REFS[0], fx.hypothesis(fx.REFS[0], 3)  # fixture-B: 3 wrong words at seed 0
+    assert ref in first and hyp in first
+    subs = [e.text for e in items[0].find_elements(By.CSS_SELECTOR, ".words .sub")]
+    assert len(subs) == 3 and subs[0].split() == [ref.split()[0], hyp.split()[0]]
+    _assert_fits(browser)
+    assert browser.execute_script(
+        "return document.querySelector('video').poster.endsWith('/poster.png')")
+
+    # nine metric columns (temporal ones included) still fit at 1400 px, in their groups
+    tables = _with_temporal_columns(build_tables(collect_results(results), []))
+    page = render_index(tables, {t["protocol"]: {} for t in tables})
+    (site / "index.html").write_text(page, encoding="utf-8")
+    browser.get((site / "index.html").as_uri())
+    heads = [h.text.split()[0] for h in browser.find_elements(By.CSS_SELECTOR, "#runs-synth th.metric")]
+    assert heads == ["LVE", "FDD", "MVE", "MTM", "SLCC", "LOC", "CER", "WER"]
+    groups = [h.text for h in browser.find_elements(By.CSS_SELECTOR, "#runs-synth th.group")]
+    assert groups == ["vertex error", "temporal lip sync", "lip reading"]
+    _assert_fits(browser)
+    shot = tmp_path / "nine.png"
+    assert browser.save_screenshot(str(shot))

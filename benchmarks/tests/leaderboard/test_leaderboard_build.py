@@ -76,12 +76,17 @@ def test_build_grid_tables_links_and_plots(tmp_path, results_root, fx):
     assert [r[0] for r in rows] == [
         "ground truth", "fixture-A", "fixture-A", "fixture-B", "fixture-B", "template"
     ]
-    assert [r[2] for r in rows] == ["baseline", "baseline", "+AV", "baseline", "+AV", "baseline"]
+    assert [r[1] for r in rows] == ["baseline", "baseline", "+AV", "baseline", "+AV", "baseline"]
     # fixture-B baseline LVE by hand: level 1.3, seed s: 1.3 * (20*1 + 30*1.1 + 40*1.2 + 90*0.05*s) / 90
     per_seed = [1.3 * (20 + 33 + 48 + 90 * 0.05 * s) / 90 for s in (0, 1)]
     want = f"{np.mean(per_seed):.3f} ± {np.std(per_seed, ddof=1):.3f}"
-    assert rows[3][4] == want
-    assert "LVE ×10⁻⁵ m² (max_sq)" in html and "CER % (utterance)" in html
+    assert rows[3][3] == want
+    assert 'title="LVE ×10⁻⁵ m² (max_sq): ' in html and 'title="CER % (utterance): ' in html
+    # grouped headers: vertex metrics, then the reader's
+    assert html.index('class="group group-vertex"') < html.index('class="group group-reading"')
+    # every run row links its per-sample page
+    assert [r[2].split("config")[0] for r in rows] == ["gt", "a-base", "a-av", "b-base", "b-av", "template"]
+    assert 'href="runs/synth/b-base/index.html"' in html
 
     guidance = table_rows(html, "guidance-synth")
     assert [(r[0], r[1]) for r in guidance] == [("fixture-A", "+AV"), ("fixture-B", "+AV")]
@@ -89,11 +94,13 @@ def test_build_grid_tables_links_and_plots(tmp_path, results_root, fx):
     delta = np.mean(ff_av) - np.mean(per_seed)
     # per metric: baseline, +guidance, Δ [95 % CI], verdict; every item's LVE is lower with guidance
     # (level 1.1 < 1.3), so every bootstrap resample's Δ is negative: an interval below 0, "better"
-    lve_delta = guidance[1][4]
-    assert lve_delta.startswith(f"{delta:+.3f} [-")
-    low, high = (float(x) for x in lve_delta.split("[")[1].rstrip("]").split(", "))
+    # one cell per metric: "reference → guided", Δ, its interval, the verdict
+    parts = guidance[1][2].split()
+    assert parts[:3] == [f"{np.mean(per_seed):.3f}", "→", f"{np.mean(ff_av):.3f}"]
+    assert parts[3] == f"{delta:+.3f}"
+    low, high = float(parts[4].strip("[,")), float(parts[5].rstrip("]"))
     assert low <= high < 0
-    assert guidance[1][5] == "better"
+    assert parts[6:] == ["better"]
 
     # LVE / template: the template's LVE by hand, level 3: 3 * (101 + 90*0.05*s) / 90, seeds 0 and 1
     template = np.mean([3.0 * (20 + 33 + 48 + 90 * 0.05 * s) / 90 for s in (0, 1)])
@@ -104,8 +111,8 @@ def test_build_grid_tables_links_and_plots(tmp_path, results_root, fx):
     # paper-reported rows, labelled as such, with their sources
     biwi = table_rows(html, "runs-biwi-test-a")
     assert biwi[2][:2] == ["FaceFormer", "reported"]
-    assert biwi[2][4:] == ["5.3077", "4.6408"]
-    assert biwi[2][3] == "source"
+    assert biwi[2][3:] == ["5.3077", "4.6408"]
+    assert biwi[2][2] == "source"
     assert "FaceFormer: LVE: CodeTalker (CVPR 2023) Table 1, BIWI-Test-A" in html
     assert len(table_rows(html, "runs-vocaset")) == 5
 
@@ -115,8 +122,15 @@ def test_build_grid_tables_links_and_plots(tmp_path, results_root, fx):
     assert (out / "runs/synth/b-base/config.yaml").read_bytes() == (
         results_root / "synth/b-base/config.yaml"
     ).read_bytes()
-    assert (out / "runs/synth/b-base/sample.mp4").read_bytes() == b"not a real video"
-    assert 'src="runs/synth/b-base/sample.mp4"' in html
+    assert (out / "runs/synth/b-base/sample.mp4").read_bytes() == fx.tiny_video()
+    assert 'src="runs/synth/b-base/sample.mp4" poster="runs/synth/b-base/poster.png"' in html
+    assert (out / "runs/synth/b-base/poster.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "runs/synth/a-base/poster.png").exists()  # no video, no poster
+    from PIL import Image
+
+    poster = np.asarray(Image.open(out / "runs/synth/b-base/poster.png"))
+    assert poster.shape == (32, 48, 3)
+    assert abs(float(poster.mean()) - (20 + 25 * 4)) < 4  # the middle of the 8 frames: grey level 120
     data = json.loads((out / "data/leaderboard.json").read_text(encoding="utf-8"))
     assert [t["protocol"] for t in data["tables"]] == ["synth", "biwi-test-a", "vocaset"]
     assert "http://" not in html.replace("http://www.w3.org", "") and "https://" not in html
@@ -160,7 +174,7 @@ def test_script_tag_in_embedded_json_is_escaped(tmp_path, results_root, fx):
     assert html.count("</script>") == 2
     assert "\\u003c/script\\u003e" in html  # inside the embedded JSON
     meta = html.split('id="leaderboard-meta">', 1)[1].split("</script>", 1)[0]
-    assert json.loads(meta)["runs-synth"][4]["header"] == f"LVE ×10⁻⁵ {unit} (max_sq)"
+    assert json.loads(meta)["runs-synth"][3]["header"] == f"LVE ×10⁻⁵ {unit} (max_sq)"
 
 
 def _expect_error(results_root: Path, tmp_path: Path, *fragments: str) -> None:
@@ -304,3 +318,10 @@ def test_empty_results_give_a_reported_only_site(tmp_path, results_root):
     html = (tmp_path / "site/index.html").read_text(encoding="utf-8")
     assert "No reproduced runs under this protocol yet" in html
     assert not (tmp_path / "site/plots").exists()
+
+
+def test_undecodable_sample_video_is_reported(tmp_path, results_root, fx):
+    fx.write_run(results_root, "broken", video=b"not a real video")
+    with pytest.raises(ResultsDirError, match=r"broken/sample\.mp4.*no poster frame"):
+        build_site(results_root, tmp_path / "site")
+    assert not (tmp_path / "site").exists()

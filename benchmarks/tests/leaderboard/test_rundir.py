@@ -57,7 +57,7 @@ def test_write_then_load_run_dir_and_publish(tmp_path, fx, monkeypatch):
     result = _result(fx, "r1", raw)
     env = EnvInfo.model_validate(fx.env_dict())
     video = tmp_path / "v.mp4"
-    video.write_bytes(b"fake video bytes")
+    video.write_bytes(fx.tiny_video())
     run_dir = tmp_path / "results" / "synth" / "r1"
 
     original = rundir.write_result
@@ -71,7 +71,7 @@ def test_write_then_load_run_dir_and_publish(tmp_path, fx, monkeypatch):
     loaded = load_run_dir(run_dir)
     assert loaded.result == result and loaded.records == records and loaded.env == env
     assert loaded.config == {"animator": {"type": "x"}, "lr": 0.001}
-    assert loaded.video is not None and loaded.video.read_bytes() == b"fake video bytes"
+    assert loaded.video is not None and loaded.video.read_bytes() == fx.tiny_video()
     summary = build_site(tmp_path / "results", tmp_path / "site")
     assert summary.n_runs == 1
 

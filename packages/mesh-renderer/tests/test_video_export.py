@@ -6,7 +6,14 @@ import pytest
 import torch
 import trimesh
 
-from mesh_renderer import OrthographicCamera, export_meshes, lip_sheets, render_video, write_video
+from mesh_renderer import (
+    OrthographicCamera,
+    PerspectiveCamera,
+    export_meshes,
+    lip_sheets,
+    render_video,
+    write_video,
+)
 
 
 def _probe(path):
@@ -139,3 +146,71 @@ def test_export_rejects_bad_faces(tmp_path):
         export_meshes(np.zeros((1, 4, 3)), np.array([[0, 1, 4]]), tmp_path)
     with pytest.raises(ValueError, match="fmt"):
         export_meshes(np.zeros((1, 4, 3)), np.array([[0, 1, 2]]), tmp_path, fmt="stl")
+
+
+def _lip_sequence(t):
+    _, f, lips = lip_sheets(rows=6, cols=10, opening=0.0)
+    opening = 0.05 + 0.1 * torch.sin(torch.arange(t) / 2.0).abs()
+    pred = torch.stack([lip_sheets(rows=6, cols=10, opening=float(o))[0] for o in opening])
+    gt = torch.stack([lip_sheets(rows=6, cols=10, opening=float(o) * 0.5)[0] for o in opening])
+    return pred, gt, f, lips
+
+
+def test_mouth_layout_frame_size_and_the_zoom_shows_the_lip_region():
+    from PIL import Image
+
+    from mesh_renderer import render_frames
+    from mesh_renderer.video import compose_frames
+
+    t, size, margin = 3, 64, 0.35
+    pred, gt, f, lips = _lip_sequence(t)
+    cam = OrthographicCamera(scale=0.45, image_size=size)
+    frames = compose_frames(pred, f, gt=gt, camera=cam, layout="mouth", mouth=lips, mouth_margin=margin)
+    # top row: three titled 64-px panels + the 72-px colour bar; bottom row: three 64 x 32 zoom panels
+    assert frames.shape == (t, (18 + size) + (18 + size // 2), 3 * size + 72, 3)
+    top = compose_frames(pred, f, gt=gt, camera=cam, layout="side_by_side")
+    np.testing.assert_array_equal(frames[:, : 18 + size], top)  # the first row is the side-by-side layout
+
+    # independent reference: a 4x larger render of the ground truth, cropped around the lip vertices'
+    # pixel bounding box (over every frame of both sequences) widened by the margin and to 2:1, resized
+    k = 4
+    hi_cam = OrthographicCamera(scale=0.45, image_size=k * size)
+    hi = render_frames(gt, f, hi_cam)
+    px = hi_cam.project(torch.cat([pred[:, lips], gt[:, lips]])).reshape(-1, 3)[:, :2].numpy()
+    (x0, y0), (x1, y1) = px.min(axis=0), px.max(axis=0)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    hx, hy = (x1 - x0) / 2 * (1 + margin), (y1 - y0) / 2 * (1 + margin)
+    hx, hy = max(hx, 2 * hy), max(hy, hx / 2)  # the panel is twice as wide as high
+    assert hx < k * size / 2  # the zoom is a true crop of the face, not the whole picture
+
+    def crop(frame, dy=0.0):
+        box = (cx - hx, cy - hy + dy, cx + hx, cy + hy + dy)
+        img = Image.fromarray(frame).resize((size, size // 2), Image.Resampling.BOX, box=box)
+        return np.asarray(img).astype(float)
+
+    zoom_gt = frames[:, 18 + size + 18 :, size : 2 * size].astype(float)  # "ground truth, mouth" panel
+    for i in range(t):
+        want = crop(hi[i])
+        assert want.max() > 100  # the crop shows lit lips, not black background
+        diff = np.abs(zoom_gt[i] - want).mean()
+        shifted = np.abs(zoom_gt[i] - crop(hi[i], dy=hy)).mean()  # half a crop lower: another region
+        assert diff < 12 and shifted > 2 * diff
+
+
+def test_mouth_layout_video_and_errors(tmp_path):
+    pred, gt, f, lips = _lip_sequence(4)
+    cam = OrthographicCamera(scale=0.45, image_size=48)
+    out = render_video(pred, f, tmp_path / "m.mp4", fps=25.0, gt=gt, camera=cam, layout="mouth", mouth=lips)
+    video = re.search(r"Stream #\d+:\d+.*Video: h264.*", _probe(out)).group(0)
+    w, h = map(int, re.search(r"(\d{2,})x(\d{2,})", video).groups())
+    assert (w, h) == (3 * 48 + 72, 18 + 48 + 18 + 24)
+    assert _count_video_frames(out) == 4
+    with pytest.raises(ValueError, match="needs mouth"):
+        render_video(pred, f, tmp_path / "x.mp4", fps=25.0, gt=gt, camera=cam, layout="mouth")
+    with pytest.raises(ValueError, match="needs gt"):
+        render_video(pred, f, tmp_path / "x.mp4", fps=25.0, camera=cam, layout="mouth", mouth=lips)
+    with pytest.raises(ValueError, match="OrthographicCamera"):
+        render_video(pred, f, tmp_path / "x.mp4", fps=25.0, gt=gt, layout="mouth", mouth=lips,
+                     camera=PerspectiveCamera(image_size=48))
+    with pytest.raises(ValueError, match="layout must be one of"):
+        render_video(pred, f, tmp_path / "x.mp4", fps=25.0, gt=gt, layout="grid")

@@ -3,19 +3,29 @@
 Determinism: a fixed ``svg.hashsalt``, no ``Date`` metadata, glyphs as paths, and inputs already in a
 fixed order, so the same tables give byte-identical files. Text from result files is drawn with
 math-text parsing off (a ``$`` in an animator name stays a dollar sign).
+
+Readable labels: the scatter's point labels are placed by :func:`place_labels` (greedy, first free spot
+on rings around the point, checked against every label already placed, every marker and the axes;
+a thin leader line joins a label set further away to its point). The guidance panels list the
+(animator, guidance) pairs one per line on a shared vertical axis, so their names never share a line.
 """
 
 from __future__ import annotations
 
 import io
+import math
+import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.text import Annotation
+from matplotlib.transforms import Bbox
 
-__all__ = ["guidance_plot", "lve_vs_cer_plot"]
+__all__ = ["guidance_figure", "guidance_plot", "lve_vs_cer_figure", "lve_vs_cer_plot", "place_labels"]
 
 _RC = {
     "svg.hashsalt": "talkbench-leaderboard",
@@ -26,6 +36,10 @@ _RC = {
     "grid.alpha": 0.3,
 }
 _MARKERS = {"ground truth": ("s", "tab:green"), "template": ("X", "tab:red"), "method": ("o", "tab:blue")}
+#: ring radii (points) and directions tried around a point, nearest first
+_RADII = (7.0, 16.0, 28.0, 42.0, 58.0, 76.0, 96.0, 120.0)
+_ANGLES = tuple(range(0, 360, 30))
+_PAD = 1.5  # px kept free around a label box
 
 
 def _svg(fig: Any) -> bytes:
@@ -41,59 +55,144 @@ def _point_label(row: dict[str, Any]) -> str:
     return row["label"]
 
 
-def lve_vs_cer_plot(table: dict[str, Any]) -> bytes | None:
-    """Scatter of LVE (y) against the reader's CER (x) per run row, with ± std bars; ``None`` if no row
-    has both."""
+def _overlap(a: Bbox, b: Bbox) -> float:
+    w = min(a.x1, b.x1) - max(a.x0, b.x0)
+    h = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return w * h if w > 0 and h > 0 else 0.0
+
+
+def _outside(box: Bbox, frame: Bbox) -> float:
+    """Area of ``box`` outside ``frame``."""
+    return box.width * box.height - _overlap(box, frame)
+
+
+def place_labels(
+    ax: Any, xy: Sequence[tuple[float, float]], texts: Sequence[str], fontsize: float = 8,
+    marker_px: float = 5.0,
+) -> list[Annotation]:
+    """Annotate each data point ``xy[i]`` with ``texts[i]`` so that no two labels overlap.
+
+    Greedy, in the given order: for each label the candidate offsets are tried ring by ring
+    (:data:`_RADII` points, every 30°, the text anchored on the side facing away from the point); the
+    first whose box (window pixels, ``_PAD`` px margin) overlaps no placed label and no marker (a square
+    of ``marker_px`` half-size around each point) and stays inside the axes is taken. When no candidate
+    is free, the one with the least overlap is used. Labels away from the nearest ring get a grey
+    leader line. Call after the axes limits are final.
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    pts = [ax.transData.transform(p) for p in xy]
+    markers = [Bbox.from_extents(x - marker_px, y - marker_px, x + marker_px, y + marker_px) for x, y in pts]
+    placed: list[Bbox] = []
+    out: list[Annotation] = []
+    for p, text in zip(xy, texts):
+        best: tuple[float, int, Annotation, Bbox] | None = None
+        for ring, r in enumerate(_RADII):
+            for deg in _ANGLES:
+                dx, dy = r * math.cos(math.radians(deg)), r * math.sin(math.radians(deg))
+                ha = "left" if dx > 1e-9 else ("right" if dx < -1e-9 else "center")
+                va = "bottom" if dy > 1e-9 else ("top" if dy < -1e-9 else "center")
+                ann = ax.annotate(text, p, xytext=(dx, dy), textcoords="offset points", fontsize=fontsize,
+                                  ha=ha, va=va)
+                box = ann.get_window_extent(renderer).padded(_PAD)
+                cost = sum(_overlap(box, b) for b in placed)
+                cost += sum(_overlap(box, m) for m in markers)
+                cost += 4 * _outside(box, frame)
+                if best is None or cost < best[0]:
+                    if best is not None:
+                        best[2].remove()
+                    best = (cost, ring, ann, box)
+                else:
+                    ann.remove()
+                if cost == 0:
+                    break
+            if best is not None and best[0] == 0:
+                break
+        assert best is not None
+        _, ring, ann, box = best
+        if ring > 0:
+            ann.remove()
+            ann = ax.annotate(text, p, xytext=ann.xyann, textcoords="offset points", fontsize=fontsize,
+                              ha=ann.get_ha(), va=ann.get_va(),
+                              arrowprops={"arrowstyle": "-", "color": "0.55", "lw": 0.6, "shrinkA": 1,
+                                          "shrinkB": 3})
+        placed.append(box)
+        out.append(ann)
+    return out
+
+
+def lve_vs_cer_figure(table: dict[str, Any]) -> tuple[Any, list[Annotation]] | None:
+    """The LVE-vs-CER figure and its point labels (see :func:`lve_vs_cer_plot`); the caller closes it."""
     cols = {c["metric"]: c for c in table["columns"]}
     rows = [
         r for r in table["rows"] if r["kind"] != "reported" and "lve" in r["cells"] and "cer" in r["cells"]
     ]
     if not rows or "lve" not in cols or "cer" not in cols:
         return None
+    fig, ax = plt.subplots(figsize=(8.0, 5.6))
+    xy = []
+    for row in rows:
+        marker, color = _MARKERS[row["kind"]]
+        x, y = row["cells"]["cer"], row["cells"]["lve"]
+        ax.errorbar(x["mean"], y["mean"], xerr=x["std"], yerr=y["std"], fmt=marker, color=color,
+                    capsize=3, markersize=6, elinewidth=0.8)
+        xy.append((x["mean"], y["mean"]))
+    ax.set_xlabel(f"lip-reader {cols['cer']['header']}")
+    ax.set_ylabel(cols["lve"]["header"])
+    ax.set_title(f"{table['protocol']}: LVE vs CER (lower-left is better)")
+    # room for labels around the outermost points
+    ax.margins(x=0.18, y=0.12)
+    fig.tight_layout()
+    labels = place_labels(ax, xy, [_point_label(r) for r in rows])
+    return fig, labels
+
+
+def lve_vs_cer_plot(table: dict[str, Any]) -> bytes | None:
+    """Scatter of LVE (y) against the reader's CER (x) per run row, with ± std bars; ``None`` if no row
+    has both."""
     with plt.rc_context(_RC):
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        for row in rows:
-            marker, color = _MARKERS[row["kind"]]
-            x, y = row["cells"]["cer"], row["cells"]["lve"]
-            ax.errorbar(x["mean"], y["mean"], xerr=x["std"], yerr=y["std"], fmt=marker, color=color,
-                        capsize=3, markersize=6)
-            ax.annotate(_point_label(row), (x["mean"], y["mean"]), textcoords="offset points",
-                        xytext=(5, 4), fontsize=8)
-        ax.set_xlabel(f"lip-reader {cols['cer']['header']}")
-        ax.set_ylabel(cols["lve"]["header"])
-        ax.set_title(f"{table['protocol']}: LVE vs CER (lower-left is better)")
-        return _svg(fig)
+        made = lve_vs_cer_figure(table)
+        return None if made is None else _svg(made[0])
 
 
-def guidance_plot(table: dict[str, Any], metrics: tuple[str, ...] = ("lve", "cer")) -> bytes | None:
-    """Paired dots per (animator, guidance): baseline (left) and guided (right), ± std bars, one panel per
-    metric; ``None`` without any guided/baseline pair."""
+def guidance_figure(table: dict[str, Any], metrics: tuple[str, ...] = ("lve", "cer")) -> Any | None:
+    """The guidance figure (see :func:`guidance_plot`); the caller closes it."""
     rows = table["guidance_rows"]
     cols = {c["metric"]: c for c in table["columns"]}
     shown = [m for m in metrics if m in cols and any(m in r["cells"] for r in rows)]
     if not rows or not shown:
         return None
+    n = len(rows)
+    fig, axes = plt.subplots(1, len(shown), figsize=(3.4 * len(shown) + 2.4, 0.28 * n + 1.6),
+                             squeeze=False, sharey=True)
+    for ax, metric in zip(axes[0], shown):
+        for i, row in enumerate(rows):
+            cell = row["cells"].get(metric)
+            if cell is None:
+                continue
+            b, g = cell["baseline"], cell["guided"]
+            color = {True: "tab:green", False: "tab:red", None: "tab:gray"}[cell["improved"]]
+            ax.plot([b["mean"], g["mean"]], [i, i], color=color, linewidth=1.2)
+            ax.errorbar(b["mean"], i, xerr=b["std"], fmt="o", color="tab:gray", capsize=2, markersize=4,
+                        elinewidth=0.8)
+            ax.errorbar(g["mean"], i, xerr=g["std"], fmt="D", color=color, capsize=2, markersize=4,
+                        elinewidth=0.8)
+        ax.set_yticks(range(n), [f"{r['animator']} {r['guidance']}" for r in rows], fontsize=7.5)
+        ax.set_ylim(n - 0.5, -0.5)  # first row on top, as in the table
+        ax.set_xlabel(cols[metric]["header"], fontsize=8)
+        ax.set_title(f"{metric.upper()}: reference (grey ●) → guided (◆)", fontsize=8.5)
+    title = (f"{table['protocol']}: guidance effect per animator. Verdict from the 95 % paired-bootstrap "
+             "interval of Δ: green = better, red = worse, grey = no measurable effect")
+    fig.suptitle("\n".join(textwrap.wrap(title, 95)), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def guidance_plot(table: dict[str, Any], metrics: tuple[str, ...] = ("lve", "cer")) -> bytes | None:
+    """Per (animator, guidance) row: the reference run's value (grey dot) and the guided run's (diamond,
+    coloured by the verdict), ± std bars, one panel per metric sharing the row axis; ``None`` without
+    any guided/reference pair."""
     with plt.rc_context(_RC):
-        fig, axes = plt.subplots(1, len(shown), figsize=(3.6 * len(shown) + 1.0, 4.0), squeeze=False)
-        for ax, metric in zip(axes[0], shown):
-            ticks, labels = [], []
-            for i, row in enumerate(rows):
-                cell = row["cells"].get(metric)
-                if cell is None:
-                    continue
-                b, g = cell["baseline"], cell["guided"]
-                color = {True: "tab:green", False: "tab:red", None: "tab:gray"}[cell["improved"]]
-                ax.plot([i - 0.15, i + 0.15], [b["mean"], g["mean"]], color=color, linewidth=1.2)
-                ax.errorbar(i - 0.15, b["mean"], yerr=b["std"], fmt="o", color="tab:gray", capsize=3)
-                ax.errorbar(i + 0.15, g["mean"], yerr=g["std"], fmt="o", color=color, capsize=3)
-                ticks.append(i)
-                labels.append(f"{row['animator']}\n{row['guidance']}")
-            ax.set_xticks(ticks, labels, fontsize=7)
-            ax.set_xlim(-0.6, len(rows) - 0.4)
-            ax.set_ylabel(cols[metric]["header"])
-            ax.set_title(f"{metric.upper()}: baseline (grey) → guided")
-        fig.suptitle(
-            f"{table['protocol']}: guidance effect per animator (verdict from the 95 % paired-bootstrap "
-            "interval of Δ: green = better, red = worse, grey = no measurable effect)"
-        )
-        return _svg(fig)
+        fig = guidance_figure(table, metrics)
+        return None if fig is None else _svg(fig)

@@ -5,7 +5,8 @@ Output (``out/``)::
     index.html                      self-contained page (inline CSS + a small table sorter, no network)
     data/leaderboard.json           every table as data (the same content the page shows)
     plots/<protocol>-lve-vs-cer.svg plots/<protocol>-guidance.svg
-    runs/<protocol>/<run_id>/       config.yaml, result.json, env.json, per_sample.jsonl, sample.mp4?
+    runs/<protocol>/<run_id>/       config.yaml, result.json, env.json, per_sample.jsonl, sample.mp4?,
+                                    index.html (the per-sample page), poster.png (with a sample.mp4)
     .talkbench-site                 marker: the folder may be replaced by the next build
 
 The site is written to a temporary sibling folder and swapped in only after everything succeeded; an
@@ -26,12 +27,13 @@ from typing import Any
 import jinja2
 
 from ..results.io import atomic_write_bytes, atomic_write_text
-from .collect import RunEntry, collect_results
+from .collect import ResultsDirError, RunEntry, collect_results
 from .plots import guidance_plot, lve_vs_cer_plot
 from .reported import ReportedNumber, load_reported
+from .samples import poster_png, run_page_data
 from .tables import build_tables
 
-__all__ = ["SITE_MARKER", "SiteSummary", "build_site", "render_index"]
+__all__ = ["SITE_MARKER", "SiteSummary", "build_site", "render_index", "render_run_page"]
 
 SITE_MARKER = ".talkbench-site"
 _COPIED = ("config.yaml", "result.json", "env.json", "per_sample.jsonl", "sample.mp4")
@@ -65,7 +67,7 @@ def _page_meta(tables: list[dict[str, Any]]) -> dict[str, Any]:
     """Column descriptions the sorter reads from the page's embedded JSON."""
     meta: dict[str, Any] = {}
     for t in tables:
-        lead = [{"type": "text"}] * 4
+        lead = [{"type": "text"}] * 3
         meta[f"runs-{t['protocol']}"] = lead + [
             {"type": "number", "higher_is_better": c["best"] == "higher", "header": c["header"]}
             for c in t["columns"]
@@ -75,10 +77,8 @@ def _page_meta(tables: list[dict[str, Any]]) -> dict[str, Any]:
                 {"type": "number", "higher_is_better": False, "header": t["lve_ratio"]["header"]}
             )
         meta[f"guidance-{t['protocol']}"] = [{"type": "text"}] * 2 + [
-            {"type": "text", "header": f"{c['header']} {part}"} if part == "verdict" else
-            {"type": "number", "higher_is_better": c["best"] == "higher", "header": f"{c['header']} {part}"}
+            {"type": "number", "higher_is_better": c["best"] == "higher", "header": f"Δ {c['header']}"}
             for c in t["columns"]
-            for part in ("baseline", "+guidance", "Δ", "verdict")
         ]
     return meta
 
@@ -87,6 +87,11 @@ def render_index(tables: list[dict[str, Any]], plots: dict[str, dict[str, str]])
     """The HTML of ``index.html`` (every string autoescaped; embedded JSON escaped for a script tag)."""
     template = _environment().get_template("index.html.j2")
     return template.render(tables=tables, plots=plots, meta=_page_meta(tables))
+
+
+def render_run_page(page: dict[str, Any]) -> str:
+    """The HTML of a run's per-sample page (:func:`talkbench.leaderboard.samples.run_page_data`)."""
+    return _environment().get_template("run.html.j2").render(p=page)
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
@@ -133,12 +138,21 @@ def build_site(
                     rel = f"plots/{p}-{kind}.svg"
                     _write(tmp, rel, svg, files)
                     plots[p][kind] = rel
+        rows = {(t["protocol"], r["run_id"]): r for t in tables for r in t["rows"] if r["run_id"]}
         for protocol, runs in runs_by_protocol.items():
             for entry in runs:
+                base = f"runs/{protocol}/{entry.result.run_id}"
                 for name in _COPIED:
                     src = entry.path / name
                     if src.is_file():
-                        _write(tmp, f"runs/{protocol}/{entry.result.run_id}/{name}", src.read_bytes(), files)
+                        _write(tmp, f"{base}/{name}", src.read_bytes(), files)
+                if entry.video is not None:
+                    try:
+                        _write(tmp, f"{base}/poster.png", poster_png(entry.video), files)
+                    except ValueError as exc:
+                        raise ResultsDirError([f"{entry.video}: no poster frame: {exc}"]) from exc
+                page = run_page_data(entry, rows[(protocol, entry.result.run_id)])
+                _write(tmp, f"{base}/index.html", render_run_page(page).encode("utf-8"), files)
         data = {"schema_version": 1, "tables": tables}
         _write(tmp, "data/leaderboard.json",
                (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n")

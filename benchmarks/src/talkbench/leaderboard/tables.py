@@ -39,10 +39,31 @@ from ..results.schema import METRIC_NAMES, GuidanceEffect, MetricSummary
 from .collect import ResultsDirError, RunEntry
 from .reported import ReportedNumber
 
-__all__ = ["build_tables", "column_header", "format_scale", "guidance_effects", "run_label"]
+__all__ = [
+    "METRIC_GROUPS",
+    "build_tables",
+    "column_header",
+    "format_scale",
+    "guidance_effects",
+    "metric_group",
+    "run_label",
+]
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 _KIND_ORDER = {"ground truth": 0, "method": 1, "template": 2, "reported": 3}
+#: column groups of the results table, in display order; a metric of no group goes to "other"
+METRIC_GROUPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("vertex", "vertex error", ("lve", "fdd", "mve")),
+    ("temporal", "temporal lip sync", ("mtm", "slcc", "loc")),
+    ("reading", "lip reading", ("cer", "wer", "ver")),
+)
+_OTHER = ("other", "other", ())
+
+
+def metric_group(metric: str) -> tuple[str, str]:
+    """``(group id, group title)`` of a metric column."""
+    gid, title, _ = next((g for g in METRIC_GROUPS if metric in g[2]), _OTHER)
+    return gid, title
 
 
 def format_scale(scale: float, unit: str) -> str:
@@ -70,14 +91,17 @@ def run_label(entry: RunEntry) -> str:
 
 def _cell(m: MetricSummary, best: Best) -> dict[str, Any]:
     mean, std = m.value / m.report_scale, m.std / m.report_scale
-    return {"mean": mean, "std": std, "text": f"{mean:.3f} ± {std:.3f}", "sort": sort_key(best, mean)}
+    return {"mean": mean, "std": std, "text": f"{mean:.3f} ± {std:.3f}", "value_text": f"{mean:.3f}",
+            "std_text": f"± {std:.3f}", "sort": sort_key(best, mean)}
 
 
 def _columns(protocol: str, runs: list[RunEntry], reported: list[ReportedNumber]) -> list[dict[str, Any]]:
     proto = get_protocol(protocol)
     present = {m for r in runs for m in r.result.metrics} | {e.metric for e in reported}
     cols = []
-    for name in METRIC_NAMES:
+    group_rank = {g[0]: i for i, g in enumerate((*METRIC_GROUPS, _OTHER))}
+    ordered = sorted(METRIC_NAMES, key=lambda n: (group_rank[metric_group(n)[0]], METRIC_NAMES.index(n)))
+    for name in ordered:
         if name not in present:
             continue
         summary = next((r.result.metrics[name] for r in runs if name in r.result.metrics), None)
@@ -88,10 +112,15 @@ def _columns(protocol: str, runs: list[RunEntry], reported: list[ReportedNumber]
             rep = next(e for e in reported if e.metric == name)
             unit, variant, scale, hib = proto.units[name], rep.variant, rep.report_scale, False
         best = metric_best(name, hib)
+        gid, gtitle = metric_group(name)
         cols.append(
             {
                 "metric": name,
                 "header": column_header(name, scale, unit, variant),
+                "short": name.upper(),
+                "scale_text": format_scale(scale, unit),
+                "group": gid,
+                "group_title": gtitle,
                 "unit": unit,
                 "variant": variant,
                 "report_scale": scale,
@@ -117,6 +146,8 @@ def _run_row(entry: RunEntry, protocol: str, bests: dict[str, Best]) -> dict[str
         "result_href": f"{base}/result.json",
         "env_href": f"{base}/env.json",
         "video_href": f"{base}/sample.mp4" if entry.video is not None else None,
+        "poster_href": f"{base}/poster.png" if entry.video is not None else None,
+        "samples_href": f"{base}/index.html",
         "cells": {name: _cell(m, bests[name]) for name, m in res.metrics.items()},
         "lve_ratio": None,
         "source": None,
@@ -135,6 +166,7 @@ def _reported_rows(reported: list[ReportedNumber], columns: list[dict[str, Any]]
             note = "" if e.variant == variants[e.metric] else f" [{e.variant}]"
             best = metric_best(e.metric)
             cells[e.metric] = {"mean": e.value, "std": None, "text": f"{e.value:.4f}{note}",
+                               "value_text": f"{e.value:.4f}", "std_text": note.strip(),
                                "sort": sort_key(best, e.value)}
             sources.append(f"{e.metric.upper()}: {e.source} {e.verification}")
         rows.append(
@@ -149,6 +181,8 @@ def _reported_rows(reported: list[ReportedNumber], columns: list[dict[str, Any]]
                 "result_href": None,
                 "env_href": None,
                 "video_href": None,
+                "poster_href": None,
+                "samples_href": None,
                 "cells": cells,
                 "lve_ratio": None,
                 "source": "; ".join(sources),
@@ -196,11 +230,13 @@ def _ratio_column(runs: list[RunEntry], rows: list[dict[str, Any]]) -> dict[str,
         m = res.metrics["lve"]
         ratio, spread = m.value / ref, m.std / ref
         row["lve_ratio"] = {
-            "mean": ratio, "std": spread, "text": f"{ratio:.2f} ± {spread:.2f}", "sort": ratio
+            "mean": ratio, "std": spread, "text": f"{ratio:.2f} ± {spread:.2f}", "sort": ratio,
+            "value_text": f"{ratio:.2f}", "std_text": f"± {spread:.2f}", "train_text": None,
         }
         if train_ref and res.train_metrics and "lve" in res.train_metrics:
             row["lve_ratio"]["train"] = res.train_metrics["lve"].value / train_ref
             row["lve_ratio"]["text"] += f" (train {row['lve_ratio']['train']:.2f})"
+            row["lve_ratio"]["train_text"] = f"train {row['lve_ratio']['train']:.2f}"
     return {
         "header": f"LVE / template ({template.metrics['lve'].variant}"
         + ("; training split in brackets)" if train_ref else ")"),
@@ -318,6 +354,7 @@ def _guidance_rows(
                 "delta": {
                     "mean": delta, "low": lo, "high": hi, "per_seed": [d / scale for d in e.per_seed],
                     "text": f"{delta:+.3f} {_fmt_interval(lo, hi)}", "sort": delta,
+                    "value_text": f"{delta:+.3f}", "interval_text": _fmt_interval(lo, hi),
                 },
                 "distance": None,
                 "verdict": e.verdict,
@@ -395,9 +432,16 @@ def build_tables(
         rows += _reported_rows(rep, columns)
         _mark_best(rows, columns)
         ratio = _ratio_column(runs, rows)
+        groups: list[dict[str, Any]] = []
+        for c in columns:
+            if groups and groups[-1]["id"] == c["group"]:
+                groups[-1]["span"] += 1
+            else:
+                groups.append({"id": c["group"], "title": c["group_title"], "span": 1})
         tables.append(
             {
                 "protocol": protocol,
+                "groups": groups,
                 "dataset": proto.dataset,
                 "topology": proto.topology,
                 "fps": proto.fps,

@@ -1,8 +1,14 @@
 """MP4 videos (H.264, yuv420p) with the audio muxed in, through imageio-ffmpeg's bundled ffmpeg.
 
 Layouts: ``"prediction"`` alone, ``"side_by_side"`` = prediction | ground truth | per-vertex error heat map
-with a colour bar (the error panel needs ``gt``). The error is the per-vertex L2 distance
-``||pred_v - gt_v||`` in the vertices' units, drawn on the predicted geometry.
+with a colour bar (the error panel needs ``gt``), and ``"mouth"`` = the side-by-side row above a second row
+with the same three panels zoomed onto the mouth (needs ``gt`` and the lip vertex indices). The error is
+the per-vertex L2 distance ``||pred_v - gt_v||`` in the vertices' units, drawn on the predicted geometry.
+
+The mouth zoom of ``"mouth"`` is rendered, not upscaled: an orthographic camera looks at the bounding
+box of the lip vertices over every frame of prediction and ground truth (one fixed box, so the zoom does
+not jitter), widened by ``mouth_margin`` of its half-size on each side and to the panel's aspect
+(width : height = 2 : 1), and centred in the panel (:func:`mouth_camera`).
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ from .fragments import RasterSettings, blur_radius_for_pixels
 from .renderer import MeshRenderer, get_rasterizer
 from .shaders import LambertShader
 
-__all__ = ["render_frames", "render_video", "write_video"]
+__all__ = ["LAYOUTS", "compose_frames", "mouth_camera", "render_frames", "render_video", "write_video"]
+
+#: the layouts of :func:`render_video`
+LAYOUTS: tuple[str, ...] = ("side_by_side", "prediction", "mouth")
 
 _EXTRA_HINT = "video output needs the 'video' extra: pip install mesh-renderer[video]"
 
@@ -135,6 +144,95 @@ def _title(panel: np.ndarray, text: str) -> np.ndarray:
     return np.concatenate([np.asarray(bar), panel], axis=0)
 
 
+def mouth_camera(
+    camera: OrthographicCamera,
+    lip_points: torch.Tensor,
+    panel_size: tuple[int, int],
+    margin: float = 0.35,
+) -> OrthographicCamera:
+    """Orthographic camera of ``panel_size = (H, W)`` pixels centred on the ``(..., 3)`` lip points.
+
+    The points' bounding box in the camera's image plane (x, y), widened by ``margin`` × its half-size
+    on each side, is fitted into the panel (the tighter of the two directions decides the scale) and
+    centred. Depth keeps the ordering of ``camera`` (``z_offset`` grows with the scale).
+    """
+    if not isinstance(camera, OrthographicCamera):
+        raise ValueError(f"the mouth zoom needs an OrthographicCamera, got {type(camera).__name__}")
+    if margin < 0:
+        raise ValueError(f"mouth_margin must be >= 0, got {margin}")
+    pts = lip_points.detach().reshape(-1, 3).double()
+    if pts.shape[0] == 0:
+        raise ValueError("no lip points to zoom onto")
+    lo, hi = pts[:, :2].min(dim=0).values, pts[:, :2].max(dim=0).values
+    centre, half = (lo + hi) / 2, (hi - lo) / 2 * (1.0 + margin)
+    h, w = panel_size
+    # NDC: the shorter panel side spans [-1, 1]
+    ndc_x, ndc_y = w / min(h, w), h / min(h, w)
+    limits = [lim / float(e) for lim, e in ((ndc_x, half[0]), (ndc_y, half[1])) if float(e) > 1e-12]
+    if not limits:
+        raise ValueError("the lip points have no extent in the image plane; nothing to zoom onto")
+    scale = min(limits)
+    return OrthographicCamera(
+        scale=scale,
+        translation=(-float(centre[0]), -float(centre[1])),
+        image_size=(h, w),
+        z_offset=camera.z_offset * scale / camera.scale,
+    )
+
+
+def compose_frames(
+    pred: torch.Tensor,
+    faces: torch.Tensor,
+    gt: torch.Tensor | None = None,
+    camera: Camera | None = None,
+    layout: str = "side_by_side",
+    error_max: float | None = None,
+    error_label: str = "L2",
+    backend: str = "torch",
+    mouth: np.ndarray | torch.Tensor | None = None,
+    mouth_margin: float = 0.35,
+) -> np.ndarray:
+    """The ``(T, H, W, 3)`` uint8 frames :func:`render_video` encodes (arguments as there)."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {', '.join(map(repr, LAYOUTS))}, got {layout!r}")
+    if layout != "prediction" and gt is None:
+        raise ValueError(f"layout={layout!r} needs gt (ground-truth vertices); use layout='prediction'")
+    if layout == "mouth" and mouth is None:
+        raise ValueError("layout='mouth' needs mouth (the lip vertex indices)")
+    if gt is not None and gt.shape != pred.shape:
+        raise ValueError(f"gt shape {tuple(gt.shape)} differs from pred shape {tuple(pred.shape)}")
+    camera = camera or OrthographicCamera(scale=1.0)
+    pred = pred.detach()
+    panels = [_stack_titles(render_frames(pred, faces, camera, backend=backend), "prediction")]
+    if layout == "prediction":
+        return panels[0]
+    assert gt is not None
+    gt = gt.detach().to(pred)
+    panels.append(_stack_titles(render_frames(gt, faces, camera, backend=backend), "ground truth"))
+    err = (pred - gt).norm(dim=-1)  # (T, V)
+    vmax = float(error_max) if error_max is not None else max(float(err.max()), 1e-12)
+    colours = apply_colormap(err, 0.0, vmax).to(pred)
+    heat = _stack_titles(render_frames(pred, faces, camera, vertex_colors=colours, backend=backend), "error")
+    bar = colorbar_image(heat.shape[1], 0.0, vmax, label=error_label)
+    panels += [heat, np.broadcast_to(bar, (heat.shape[0], *bar.shape))]
+    top = np.concatenate(panels, axis=2)
+    if layout == "side_by_side":
+        return top
+    idx = torch.from_numpy(np.array(mouth, dtype=np.int64).reshape(-1))
+    h, w = camera.image_size
+    panel = (max(2, h // 2), w)
+    zoom = mouth_camera(camera, torch.cat([pred[:, idx], gt[:, idx]]), panel, margin=mouth_margin)
+    times = f"x{zoom.scale / camera.scale:.1f}"
+    row = [
+        _stack_titles(render_frames(pred, faces, zoom, backend=backend), f"prediction, mouth {times}"),
+        _stack_titles(render_frames(gt, faces, zoom, backend=backend), f"ground truth, mouth {times}"),
+        _stack_titles(render_frames(pred, faces, zoom, vertex_colors=colours, backend=backend),
+                      f"error, mouth {times}"),
+    ]
+    row.append(np.zeros((pred.shape[0], row[0].shape[1], bar.shape[1], 3), np.uint8))
+    return np.concatenate([top, np.concatenate(row, axis=2)], axis=1)
+
+
 def render_video(
     pred: torch.Tensor,
     faces: torch.Tensor,
@@ -147,34 +245,19 @@ def render_video(
     error_max: float | None = None,
     error_label: str = "L2",
     backend: str = "torch",
+    mouth: np.ndarray | torch.Tensor | None = None,
+    mouth_margin: float = 0.35,
 ) -> Path:
     """Render ``(T, V, 3)`` predicted vertices (and optionally ``gt``) to an mp4 with audio.
 
     ``layout="side_by_side"`` with ``gt`` gives prediction | ground truth | error heat map + colour bar
     (``error_max`` fixes the top of the colour scale; default: the largest error of the sequence).
+    ``layout="mouth"`` adds below it a row of the same three panels zoomed onto the lip vertices
+    ``mouth`` (indices into V), each as wide as a full panel and half as high (:func:`mouth_camera`;
+    ``mouth_margin`` widens the lip bounding box). It needs an :class:`OrthographicCamera`.
     """
-    if layout not in ("side_by_side", "prediction"):
-        raise ValueError(f"layout must be 'side_by_side' or 'prediction', got {layout!r}")
-    if layout == "side_by_side" and gt is None:
-        raise ValueError("layout='side_by_side' needs gt (ground-truth vertices); use layout='prediction'")
-    if gt is not None and gt.shape != pred.shape:
-        raise ValueError(f"gt shape {tuple(gt.shape)} differs from pred shape {tuple(pred.shape)}")
-    camera = camera or OrthographicCamera(scale=1.0)
-    pred = pred.detach()
-    panels = [_stack_titles(render_frames(pred, faces, camera, backend=backend), "prediction")]
-    if layout == "side_by_side":
-        gt = gt.detach().to(pred)
-        panels.append(_stack_titles(render_frames(gt, faces, camera, backend=backend), "ground truth"))
-        err = (pred - gt).norm(dim=-1)  # (T, V)
-        vmax = float(error_max) if error_max is not None else max(float(err.max()), 1e-12)
-        colours = apply_colormap(err, 0.0, vmax).to(pred)
-        heat = _stack_titles(
-            render_frames(pred, faces, camera, vertex_colors=colours, backend=backend), "error"
-        )
-        bar = colorbar_image(heat.shape[1], 0.0, vmax, label=error_label)
-        panels.append(heat)
-        panels.append(np.broadcast_to(bar, (heat.shape[0], *bar.shape)))
-    frames = np.concatenate(panels, axis=2)
+    frames = compose_frames(pred, faces, gt=gt, camera=camera, layout=layout, error_max=error_max,
+                            error_label=error_label, backend=backend, mouth=mouth, mouth_margin=mouth_margin)
     return write_video(frames, out, fps, audio=audio)
 
 
