@@ -205,6 +205,11 @@ class EvalConfig(_Strict):
     #: ``<viseme map>:<phone source>:<aggregate>``, each part one of facial_metrics' values
     ver_variant: str = "spectre:espeak:utterance"
     text_aggregate: Literal["utterance", "corpus"] = "utterance"
+    #: also score the temporal lip-sync metrics MTM, SLCC and LOC (``facial_metrics``) per sequence
+    temporal_metrics: bool = True
+    #: the topology's vertical axis (0, 1, 2): it splits the lip mask into upper and lower lip at the
+    #: template's mean lip height; the lip opening is the distance between their centroids
+    vertical_axis: int = Field(default=1, ge=0, le=2)
 
     @field_validator("lve_variant")
     @classmethod

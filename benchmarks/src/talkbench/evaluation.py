@@ -6,6 +6,9 @@
 * Test condition: ``all_train_styles`` (unseen test speakers, as VOCASET, BIWI-Test-B and synth):
   every test sequence is predicted once per training style and every (sequence, style) pair is
   one scored item; ``own_style``: once, with the speaker's own style.
+* Temporal lip-sync metrics (``eval.temporal_metrics``): MTM (lip-sync offset by derivative DTW,
+  ms), SLCC (per-frame speech energy vs lip opening) and LOC (lip-opening correlation with the GT),
+  on the lip opening between the upper and lower halves of the lip mask (:func:`lip_halves`).
 * Text metrics: CER / WER / VER of the transcripts that the **independent, frozen video-only
   evaluation reader** (never the guidance expert) produces from mouth renders of the prediction.
 * Bracketing rows: ``ground truth`` (GT renders through the same reader: the best achievable
@@ -23,9 +26,14 @@ import torch
 from facial_animator import Animator
 from facial_metrics import (
     char_error_rate,
+    frame_rms_energy,
     get_protocol,
+    lip_opening,
     lip_vertex_error,
+    loc_sequence_correlations,
     mean_vertex_error,
+    mtm_sequence_offsets,
+    speech_lip_correlation,
     upper_face_dynamics_deviation,
     viseme_error_rate,
     word_error_rate,
@@ -44,6 +52,7 @@ __all__ = [
     "evaluate_ground_truth",
     "evaluate_template",
     "evaluate_train_split",
+    "lip_halves",
     "make_context",
     "metric_variants",
     "pad_audio",
@@ -59,6 +68,8 @@ class EvalContext:
     masks: dict[str, Any]
     reader: TrainedReader
     own_style: bool
+    #: upper- and lower-lip vertex ids (:func:`lip_halves`)
+    lips: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def protocol(self) -> Any:
@@ -81,15 +92,42 @@ def make_context(config: BenchConfig, reader: TrainedReader) -> EvalContext:
         samples = kept
     own = proto.test_condition == "own_style"
     styles = list(enumerate(proto.train_subjects))[: config.eval.max_styles]
-    return EvalContext(config, samples, styles, load_masks(config), reader, own)
+    masks = load_masks(config)
+    lips = None
+    if samples:
+        lips = lip_halves(np.asarray(samples[0].template), masks["lip"].indices, config.eval.vertical_axis)
+    return EvalContext(config, samples, styles, masks, reader, own, lips)
 
 
-def metric_variants(config: BenchConfig, text: bool = True, vertex: bool = True) -> dict[str, str]:
-    """Metric → variant id written into result.json."""
+def lip_halves(template: np.ndarray, lip: Any, axis: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Upper- and lower-lip vertex ids: the lip mask's vertices above / at or below the mean height
+    (coordinate ``axis``) of the lip vertices in the neutral ``template`` (``(V, 3)``).
+
+    The split needs no per-topology vertex list, so it works on FLAME, BIWI and the synthetic face
+    alike; raises ``ValueError`` when one half is empty (a flat lip mask or the wrong axis)."""
+    idx = np.asarray(lip, dtype=np.int64)
+    height = np.asarray(template, dtype=np.float64)[idx, axis]
+    centre = height.mean()
+    upper, lower = idx[height > centre], idx[height <= centre]
+    if upper.size == 0 or lower.size == 0:
+        raise ValueError(
+            f"the lip mask ({idx.size} vertices) does not split into upper and lower lip along axis "
+            f"{axis}; set eval.vertical_axis to the topology's vertical axis"
+        )
+    return upper, lower
+
+
+def metric_variants(
+    config: BenchConfig, text: bool = True, vertex: bool = True, temporal: bool | None = None
+) -> dict[str, str]:
+    """Metric → variant id written into result.json (``temporal``: default ``vertex`` and
+    ``eval.temporal_metrics``)."""
     e = config.eval
     out: dict[str, str] = {}
     if vertex:
         out.update(lve=e.lve_variant, fdd=e.fdd_variant, mve="l2")
+    if (vertex if temporal is None else temporal) and e.temporal_metrics:
+        out.update(mtm="ddtw", slcc="frame", loc="pearson")
     if text:
         out.update(cer=e.text_aggregate, wer=e.text_aggregate, ver=e.ver_variant)
     return out
@@ -120,11 +158,52 @@ def _vertex_metrics(
         )
     e = ctx.config.eval
     lr = "error"
-    return {
+    out = {
         "lve": float(lip_vertex_error(pred, gt, ctx.masks["lip"], e.lve_variant, lr)),  # type: ignore[arg-type]
         "fdd": float(upper_face_dynamics_deviation(pred, gt, tpl, ctx.masks["upper"], e.fdd_variant, lr)),  # type: ignore[arg-type]
         "mve": float(mean_vertex_error(pred, gt, None, lr)),
-    }, pred[0]
+    }
+    if e.temporal_metrics:
+        out.update(temporal_metrics(ctx, pred, gt, sample))
+    return out, pred[0]
+
+
+def temporal_metrics(
+    ctx: EvalContext, pred: torch.Tensor, gt: torch.Tensor, sample: Sample
+) -> dict[str, float]:
+    """MTM (ms), SLCC and LOC of one ``(1, T, V, 3)`` prediction. A metric undefined for this
+    sequence (no matched extremum, constant GT opening, constant audio energy, too few frames) is
+    left out of the record, never written as NaN."""
+    if ctx.lips is None:
+        raise ValueError("EvalContext.lips is not set (no test samples)")
+    up, lo = ctx.lips
+    out: dict[str, float] = {}
+    if pred.shape[1] >= 3:
+        offsets = mtm_sequence_offsets(pred, gt, up, lo)[0]
+        if offsets.size:
+            out["mtm"] = float(np.abs(offsets).mean()) * 1000.0 / sample.fps
+    if pred.shape[1] >= 2 and _varies(lip_opening(gt, up, lo)[0]):
+        out["loc"] = float(loc_sequence_correlations(pred, gt, up, lo)[0])
+    out.update(speech_lip_metric(ctx, pred, sample))
+    return out
+
+
+def speech_lip_metric(ctx: EvalContext, verts: torch.Tensor, sample: Sample) -> dict[str, float]:
+    """``{"slcc": r}`` of ``(1, T, V, 3)`` vertices against the sample's audio (empty if undefined)."""
+    if ctx.lips is None or verts.shape[1] < 2:
+        return {}
+    audio = torch.from_numpy(np.asarray(sample.audio, dtype=np.float32))
+    frames = min(verts.shape[1], int(np.floor(audio.numel() * sample.fps / 16000 + 1e-9)))
+    if frames < 2 or not _varies(frame_rms_energy(audio, sample.fps, num_frames=frames)):
+        return {}
+    r = speech_lip_correlation(verts, audio, ctx.lips[0], ctx.lips[1], sample.fps, variant="frame")
+    return {"slcc": float(r)}
+
+
+def _varies(x: torch.Tensor) -> bool:
+    """Whether a 1-D signal is not constant (population std above 1e-12 of its largest magnitude)."""
+    x = x.double()
+    return bool(x.std(unbiased=False) > 1e-12 * x.abs().max().clamp_min(torch.finfo(torch.float64).tiny))
 
 
 @torch.no_grad()
@@ -275,8 +354,15 @@ def evaluate_train_split(
 
 
 def evaluate_ground_truth(ctx: EvalContext) -> list[PerSampleRecord]:
-    """GT renders through the evaluation reader (text metrics only)."""
-    items = [(s, None, {}, None) for s in ctx.samples]
+    """GT renders through the evaluation reader (text metrics), and the GT's own SLCC: the reference
+    level of the speech–lip correlation (``eval.temporal_metrics``)."""
+    items = []
+    for s in ctx.samples:
+        m: dict[str, float] = {}
+        if ctx.config.eval.temporal_metrics:
+            verts = torch.from_numpy(np.ascontiguousarray(s.vertices, dtype=np.float32))[None]
+            m = speech_lip_metric(ctx, verts, s)
+        items.append((s, None, m, None))
     return _records(ctx, 0, items, read=True)
 
 

@@ -48,6 +48,7 @@ from .results import (
     code_version,
     collect_env,
     collect_hardware,
+    defined_variants,
     load_result,
     package_versions,
     run_cache_key,
@@ -232,10 +233,10 @@ def _write(
     train_records: list[PerSampleRecord] | None = None,
     expert: ExpertRef | None = None,
 ) -> Path:
-    metrics = summarize(records, seeds, ctx.config.data.protocol, variants)
+    metrics = summarize(records, seeds, ctx.config.data.protocol, defined_variants(records, seeds, variants))
     train_metrics = None
     if train_records:
-        vertex = metric_variants(ctx.config, text=False)
+        vertex = defined_variants(train_records, seeds, metric_variants(ctx.config, text=False))
         train_metrics = summarize(train_records, seeds, ctx.config.data.protocol, vertex)
     text = any(m in variants for m in ("cer", "wer", "ver"))
     result = RunResult(
@@ -287,7 +288,10 @@ def _bracket_rows(ctx: GridContext) -> list[Path]:
             continue
         t0 = time.perf_counter()
         records = fn(ctx.eval)
-        variants = metric_variants(c, text=True, vertex=vertex)
+        # the GT row carries its own SLCC: the reference level of the speech-lip correlation
+        variants = metric_variants(c, text=True, vertex=vertex, temporal=True)
+        if not vertex:
+            variants = {k: v for k, v in variants.items() if k not in ("mtm", "loc")}
         train = train_samples(c, ctx.train) if vertex else []
         train_records = evaluate_train_split(None, ctx.eval, train, 0) if train else None
         out.append(

@@ -18,13 +18,14 @@ from .io import (
     write_per_sample,
     write_result,
 )
-from .rescore import check_consistency, check_run_dir, per_seed_values, rescore, summarize
+from .rescore import check_consistency, check_run_dir, defined_variants, per_seed_values, rescore, summarize
 from .rundir import RUN_FILES, VIDEO_FILE, RunFiles, load_run_dir, write_run_dir
 from .schema import (
     METRIC_NAMES,
     REQUIRED_PACKAGES,
     SCHEMA_VERSION,
     SUPPORTED_SCHEMA_VERSIONS,
+    TEMPORAL_METRICS,
     TEXT_METRICS,
     AnimatorRef,
     DatasetRef,
@@ -56,6 +57,7 @@ __all__ = [
     "RUN_FILES",
     "SCHEMA_VERSION",
     "SUPPORTED_SCHEMA_VERSIONS",
+    "TEMPORAL_METRICS",
     "TEXT_METRICS",
     "VIDEO_FILE",
     "AnimatorRef",
@@ -86,6 +88,7 @@ __all__ = [
     "code_version",
     "collect_env",
     "collect_hardware",
+    "defined_variants",
     "dumps_json",
     "git_state",
     "guidance_effect",

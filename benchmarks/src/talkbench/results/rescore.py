@@ -5,6 +5,10 @@ Per seed, over that seed's per-sample lines :math:`i` (frames :math:`T_i`, per-s
 * LVE, MVE (frame-pooled in ``facial_metrics``): :math:`\\sum_i T_i x_i / \\sum_i T_i`, since each
   :math:`x_i` is the mean over the sample's frames;
 * FDD (sequence-weighted, CodeTalker ``cal_metric.py``): :math:`\\frac1S\\sum_i x_i`;
+* MTM, SLCC, LOC (sequence-weighted, as their ``facial_metrics`` classes): the mean over the samples
+  that define the value (MTM is undefined for a sequence without a matched lip-opening extremum, LOC
+  for a ground truth whose opening is constant, SLCC for constant audio energy); a seed where no
+  sample defines it has no value and the metric is left out of the run (:func:`defined_variants`);
 * CER, WER: recomputed from the stored reference / hypothesis transcripts with the **current**
   ``facial_metrics`` scorer and normaliser, aggregate = the metric's variant (``"utterance"`` or
   ``"corpus"``);
@@ -24,8 +28,11 @@ from pathlib import Path
 
 from facial_metrics import (
     CharErrorRate,
+    LipOpeningCorrelation,
     LipVertexError,
     MeanVertexError,
+    SpeechLipCorrelation,
+    TemporalMisalignment,
     UpperFaceDynamicsDeviation,
     VisemeErrorRate,
     WordErrorRate,
@@ -44,6 +51,7 @@ __all__ = [
     "SEQUENCE_MEAN",
     "check_consistency",
     "check_run_dir",
+    "defined_variants",
     "per_seed_values",
     "rescore",
     "summarize",
@@ -54,12 +62,17 @@ METRIC_CLASSES = {
     "lve": LipVertexError,
     "fdd": UpperFaceDynamicsDeviation,
     "mve": MeanVertexError,
+    "mtm": TemporalMisalignment,
+    "slcc": SpeechLipCorrelation,
+    "loc": LipOpeningCorrelation,
     "cer": CharErrorRate,
     "wer": WordErrorRate,
     "ver": VisemeErrorRate,
 }
 FRAME_POOLED: tuple[str, ...] = ("lve", "mve")
 SEQUENCE_MEAN: tuple[str, ...] = ("fdd",)
+#: sequence means over the samples that define the value
+DEFINED_MEAN: tuple[str, ...] = ("mtm", "slcc", "loc")
 
 
 def _text_rate(metric: str, variant: str, refs: list[str], hyps: list[str]) -> float:
@@ -78,6 +91,11 @@ def _text_rate(metric: str, variant: str, refs: list[str], hyps: list[str]) -> f
 
 
 def _seed_value(name: str, variant: str, seed: int, recs: list[PerSampleRecord]) -> float:
+    if name in DEFINED_MEAN:
+        values = [r.metrics[name] for r in recs if name in r.metrics]
+        if not values:
+            raise ValueError(f"seed {seed}: no sample defines metric {name!r}")
+        return math.fsum(values) / len(values)
     if name in FRAME_POOLED or name in SEQUENCE_MEAN:
         missing = [r.sample_id for r in recs if name not in r.metrics]
         if missing:
@@ -114,6 +132,19 @@ def per_seed_values(
     return {
         name: [_seed_value(name, variant, seed, by_seed[seed]) for seed in seeds]
         for name, variant in variants.items()
+    }
+
+
+def defined_variants(
+    records: list[PerSampleRecord], seeds: Sequence[int], variants: Mapping[str, str]
+) -> dict[str, str]:
+    """``variants`` without the :data:`DEFINED_MEAN` metrics that some seed's samples never define
+    (e.g. MTM of a motionless template: its lip opening has no extremum to match)."""
+    by_seed = _by_seed(records, seeds)
+    return {
+        name: variant
+        for name, variant in variants.items()
+        if name not in DEFINED_MEAN or all(any(name in r.metrics for r in by_seed[s]) for s in seeds)
     }
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "RUN_ID_PATTERN",
     "SCHEMA_VERSION",
     "SUPPORTED_SCHEMA_VERSIONS",
+    "TEMPORAL_METRICS",
     "TEXT_METRICS",
     "AnimatorRef",
     "DatasetRef",
@@ -57,8 +58,10 @@ __all__ = [
 SCHEMA_VERSION = 1
 SUPPORTED_SCHEMA_VERSIONS: tuple[int, ...] = (1,)
 
-MetricName = Literal["lve", "fdd", "mve", "cer", "wer", "ver"]
-METRIC_NAMES: tuple[str, ...] = ("lve", "fdd", "mve", "cer", "wer", "ver")
+MetricName = Literal["lve", "fdd", "mve", "mtm", "slcc", "loc", "cer", "wer", "ver"]
+METRIC_NAMES: tuple[str, ...] = ("lve", "fdd", "mve", "mtm", "slcc", "loc", "cer", "wer", "ver")
+#: temporal lip-sync metrics (``facial_metrics`` MTM, SLCC, LOC), per sequence from the lip opening
+TEMPORAL_METRICS: tuple[str, ...] = ("mtm", "slcc", "loc")
 #: metrics computed from lip-reader transcripts (they need a ``reader``)
 TEXT_METRICS: tuple[str, ...] = ("cer", "wer", "ver")
 
@@ -96,6 +99,9 @@ METRIC_VARIANTS: dict[str, tuple[str, ...]] = {
     "lve": LVE_VARIANTS,
     "fdd": FDD_VARIANTS,
     "mve": ("l2",),
+    "mtm": ("ddtw",),
+    "slcc": ("frame",),
+    "loc": ("pearson",),
     "cer": ("utterance", "corpus"),
     "wer": ("utterance", "corpus"),
 }
