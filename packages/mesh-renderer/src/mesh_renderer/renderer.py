@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from typing import Protocol
 
 import torch
@@ -54,6 +56,43 @@ def _faces_in_window(
     return live, faces.index_select(0, touching)
 
 
+def _restore_covering_candidates(fragments: Fragments, hard: Callable[[], Fragments]) -> Fragments:
+    """Put back the covering triangle of pixels whose ``K`` slots hold only outside (blur-band) candidates.
+
+    With a blur radius, the ``K`` nearest candidates of a pixel may all be triangles that merely pass
+    within the blur radius (small triangles along an occluding fold or an open boundary: nostrils,
+    eyelids, lip line, jaw outline). The triangle that actually covers the pixel, farther away, is then
+    dropped and the pixel composites to the background: dark specks inside the silhouette. For those
+    pixels the nearest covering triangle of a hard pass (``hard()``) replaces the last slot; it is farther
+    than every kept candidate (it was pushed out), so the depth order stays nearest first. Returns
+    ``fragments`` itself when no pixel needs it.
+    """
+    p2f = fragments.pix_to_face
+    if p2f.shape[-1] < 1:
+        return fragments
+    full = (p2f >= 0).all(-1)
+    if not bool(full.any()):
+        return fragments
+    dists = fragments.dists
+    starved = full & ~(dists <= 0).any(-1)
+    if not bool(starved.any()):
+        return fragments
+    h = hard()
+    fix = starved & (h.pix_to_face[..., 0] >= 0) & (h.dists[..., 0] <= 0)
+    if not bool(fix.any()):
+        return fragments
+    k = p2f.shape[-1]
+    last = torch.zeros(k, dtype=torch.bool, device=p2f.device)
+    last[-1] = True
+    sel = fix.unsqueeze(-1) & last  # (N, H, W, K)
+    return Fragments(
+        pix_to_face=torch.where(sel, h.pix_to_face[..., :1], p2f),
+        zbuf=torch.where(sel, h.zbuf[..., :1], fragments.zbuf),
+        bary_coords=torch.where(sel.unsqueeze(-1), h.bary_coords[..., :1, :], fragments.bary_coords),
+        dists=torch.where(sel, h.dists[..., :1], dists),
+    )
+
+
 def get_rasterizer(backend: str = "torch", settings: RasterSettings | None = None) -> Rasterizer:
     """``"torch"`` (default, pure PyTorch) or ``"pytorch3d"`` (ImportError with install steps if missing)."""
     if backend == "torch":
@@ -70,10 +109,19 @@ class MeshRenderer:
     ``offsets`` (``(N, 2)`` integer ``(row, col)`` of its top-left pixel in the full image; default
     ``(0, 0)``). Rendering a window directly is how mouth crops are made without rendering the whole face.
     Output: ``(..., H, W, 4)`` with the leading shape of ``vertices`` minus the vertex axes.
+
+    ``restore_covered`` (soft rasterization only): when all ``K`` candidates of a pixel are blur-band
+    triangles that do not cover it, put back the covering triangle from a hard pass (see
+    :func:`_restore_covering_candidates`), so folds and open boundaries show no background specks inside
+    the silhouette. Off by default: the lip-reader mouth renders stay as they were trained on.
     """
 
     def __init__(
-        self, camera: Camera, rasterizer: Rasterizer | None = None, shader: Shader | None = None
+        self,
+        camera: Camera,
+        rasterizer: Rasterizer | None = None,
+        shader: Shader | None = None,
+        restore_covered: bool = False,
     ) -> None:
         from .shaders import LambertShader
 
@@ -84,6 +132,7 @@ class MeshRenderer:
             else TorchRasterizer(RasterSettings(image_size=camera.image_size))
         )
         self.shader = shader if shader is not None else LambertShader()
+        self.restore_covered = restore_covered
 
     def rasterize(
         self, vertices: torch.Tensor, faces: torch.Tensor, offsets: torch.Tensor | None = None
@@ -114,13 +163,24 @@ class MeshRenderer:
         faces = faces.to(device=vertices.device, dtype=torch.int64)
         live, normal_faces = _faces_in_window(screen, faces, settings)
         sub = faces if live is None else faces.index_select(0, live)
-        fragments = self.rasterizer(screen, sub, perspective=self.camera.is_perspective)
-        if live is not None:
-            p2f = fragments.pix_to_face
-            f_sub = sub.shape[0]
-            batch = torch.div(p2f, f_sub, rounding_mode="floor")
-            remapped = batch * faces.shape[0] + live[(p2f - batch * f_sub).clamp_min(0)]
-            fragments.pix_to_face = torch.where(p2f >= 0, remapped, p2f)
+        perspective = self.camera.is_perspective
+
+        def remap(fragments: Fragments) -> Fragments:
+            if live is not None:
+                p2f = fragments.pix_to_face
+                f_sub = sub.shape[0]
+                batch = torch.div(p2f, f_sub, rounding_mode="floor")
+                remapped = batch * faces.shape[0] + live[(p2f - batch * f_sub).clamp_min(0)]
+                fragments.pix_to_face = torch.where(p2f >= 0, remapped, p2f)
+            return fragments
+
+        fragments = remap(self.rasterizer(screen, sub, perspective=perspective))
+        if self.restore_covered and settings.blur_radius > 0:
+            hard_settings = dataclasses.replace(settings, blur_radius=0.0, faces_per_pixel=1)
+            hard_rasterizer = type(self.rasterizer)(hard_settings)  # type: ignore[call-arg]
+            fragments = _restore_covering_candidates(
+                fragments, lambda: remap(hard_rasterizer(screen, sub, perspective=perspective))
+            )
         inputs = ShadingInputs(
             vertices=vertices,
             screen=screen,

@@ -8,6 +8,11 @@ call, so shading is differentiable with respect to the vertices.
   AV-guidance renderer, ``methods.md`` section 1.5).
 - Phong: Lambert plus ``specular * intensity * mean_l clamp(r_l . v, 0, 1) ** shininess`` with
   ``r_l = 2 (n . l_l) n - l_l`` and ``v`` the unit vector towards the viewer (Phong 1975).
+- ``two_sided=True`` (Lambert and Phong): the normal of a candidate whose triangle faces away from the
+  viewer (the inside of an open mesh seen through a hole: eyelid openings, nostrils, the neck) is flipped
+  before shading, so back faces are lit like front faces instead of getting the ambient term only (black
+  with the AV-guidance lights, whose ambient is 0). Facing is the sign of the geometric face normal
+  ``(v1 - v0) x (v2 - v0)`` against the view direction, as OpenGL's ``gl_FrontFacing``.
 - Soft silhouette: alpha of the composited soft coverage.
 - Depth: ``zbuf`` of the nearest covering candidate, ``background`` elsewhere.
 """
@@ -96,6 +101,17 @@ def _view_dirs(points: torch.Tensor, camera: Camera) -> torch.Tensor:
     return torch.tensor([0.0, 0.0, 1.0], dtype=points.dtype, device=points.device).expand_as(points)
 
 
+def _facing_sign(packed: PackedFragments, inputs: ShadingInputs) -> torch.Tensor:
+    """``(M,)`` +1 where the candidate's triangle faces the viewer, -1 where it faces away (no gradient)."""
+    with torch.no_grad():
+        rows = packed.vertex_rows.reshape(-1)
+        corners = inputs.vertices.detach().reshape(-1, 3).index_select(0, rows).view(-1, 3, 3)
+        fn = torch.linalg.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0], dim=-1)
+        view = _view_dirs(corners.mean(1), inputs.camera)
+        facing = (fn * view).sum(-1)
+        return torch.where(facing < 0, -torch.ones_like(facing), torch.ones_like(facing))
+
+
 @dataclass
 class LambertShader:
     """Diffuse shading with constant (or per-vertex) albedo and several directional lights."""
@@ -104,6 +120,7 @@ class LambertShader:
     albedo: tuple[float, float, float] = (180 / 255, 180 / 255, 180 / 255)
     blend: BlendParams = field(default_factory=BlendParams)
     vertex_colors: torch.Tensor | None = None  # optional (N, V, 3) or (V, 3) albedo per vertex
+    two_sided: bool = False  # light back faces like front faces (flip normals facing away from the viewer)
 
     def _albedo(self, packed: PackedFragments, inputs: ShadingInputs) -> torch.Tensor:
         if self.vertex_colors is not None:
@@ -116,6 +133,8 @@ class LambertShader:
     def _normals(self, packed: PackedFragments, inputs: ShadingInputs) -> tuple[torch.Tensor, torch.Tensor]:
         vn = inputs.vertex_normals()
         normals = torch.nn.functional.normalize(packed_interpolate(packed, vn), dim=-1, eps=1e-12)
+        if self.two_sided:
+            normals = normals * _facing_sign(packed, inputs).unsqueeze(-1)
         dirs = self.lights.unit_directions(inputs.vertices)  # (L, 3)
         return normals, normals @ dirs.T  # (M, 3), (M, L)
 

@@ -43,7 +43,12 @@ def render_frames(
     backend: str = "torch",
     antialias: bool = True,
 ) -> np.ndarray:
-    """``(T, H, W, 3)`` uint8 frames of ``(T, V, 3)`` vertices (Lambert, AV-guidance lights, black)."""
+    """``(T, H, W, 3)`` uint8 frames of ``(T, V, 3)`` vertices (Lambert, AV-guidance lights, black).
+
+    Open meshes (FLAME and BIWI heads: eyelid openings, nostrils, the neck) render clean along their
+    boundaries: back faces seen through a hole are lit like front faces (``two_sided``) and pixels whose
+    soft candidates are all blur-band triangles get their covering triangle back (``restore_covered``).
+    """
     if vertices.ndim != 3 or vertices.shape[-1] != 3:
         raise ValueError(f"vertices must have shape (T, V, 3), got {tuple(vertices.shape)}")
     size = camera.image_size
@@ -55,8 +60,9 @@ def render_frames(
         for s in range(0, vertices.shape[0], chunk):
             vc = None if vertex_colors is None else vertex_colors[s : s + chunk]
             blend = BlendParams(sigma=blur / 9.21) if antialias else BlendParams()
-            shader = LambertShader(vertex_colors=vc, blend=blend)
-            img = MeshRenderer(camera, rasterizer, shader)(vertices[s : s + chunk], faces)
+            shader = LambertShader(vertex_colors=vc, blend=blend, two_sided=True)
+            renderer = MeshRenderer(camera, rasterizer, shader, restore_covered=antialias)
+            img = renderer(vertices[s : s + chunk], faces)
             out.append((img[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
     return np.concatenate(out, axis=0)
 
