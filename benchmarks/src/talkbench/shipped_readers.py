@@ -26,6 +26,7 @@ must use them (checked when the config loads).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -78,6 +79,9 @@ class ReaderRecipe(BaseModel):
     lr: float = 2e-3
     seed: int = 1
     torch_threads: int = 2
+    #: variance floor of the audio layer norm the reader is trained (and reads) with; the shipped readers
+    #: were trained with 1e-5 (``lipread_expert.LEGACY_AUDIO_NORM_EPS``), official ones use 1e-8
+    audio_norm_eps: float = 1e-5
     #: the render settings of the synthetic presets (a 44 px mouth window of a 112 px view)
     render: RenderConfig = Field(
         default_factory=lambda: RenderConfig(
@@ -223,9 +227,8 @@ def train_shipped(
     t_pool = time.perf_counter() - t0
     tok = CharTokenizer()
     seed_everything(recipe.seed)
-    model = LipReader.from_preset(
-        recipe.preset, recipe.modality, tok.vocab_size, input_spec=input_spec_for(recipe.render)
-    )
+    spec = dataclasses.replace(input_spec_for(recipe.render), audio_norm_eps=recipe.audio_norm_eps)
+    model = LipReader.from_preset(recipe.preset, recipe.modality, tok.vocab_size, input_spec=spec)
     gen = torch.Generator().manual_seed(recipe.seed)
     n = len(videos)
 

@@ -126,3 +126,19 @@ def test_audio_layer_norm_eps_is_auto_avsrs_on_quiet_audio(padded: bool) -> None
     else:
         out = InputSpec().prepare_audio(audio)
     np.testing.assert_allclose(out[0].double().numpy(), want, rtol=1e-4, atol=1e-4)
+
+
+def test_audio_norm_eps_is_recorded_and_older_dicts_keep_theirs() -> None:
+    # a spec with the official floor records it; a dict written before the key existed (the readers this
+    # package trained then, with torch.nn.LayerNorm's 1e-5) reads back with 1e-5, so it hears its audio as
+    # it was trained, and writes back byte-for-byte the same dict
+    official = InputSpec()
+    assert official.audio_norm_eps == 1e-8
+    assert InputSpec.from_dict(official.to_dict()) == official
+    old = {k: v for k, v in official.to_dict().items() if k != "audio_norm_eps"}
+    legacy = InputSpec.from_dict(old)
+    assert legacy.audio_norm_eps == 1e-5 and legacy.to_dict() == old
+    x = torch.tensor([[0.001, -0.002, 0.003, 0.0]], dtype=torch.float64)
+    mean, var = x.mean(), x.var(unbiased=False)
+    torch.testing.assert_close(legacy.prepare_audio(x), (x - mean) / torch.sqrt(var + 1e-5))
+    torch.testing.assert_close(official.prepare_audio(x), (x - mean) / torch.sqrt(var + 1e-8))

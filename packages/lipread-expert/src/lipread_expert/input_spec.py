@@ -20,6 +20,11 @@ from torch.nn import functional as F
 AUDIO_LAYER_NORM_EPS = 1e-8
 """Variance floor of the audio layer norm: auto_avsr's ``AudioTransform`` uses ``eps=1e-8``."""
 
+LEGACY_AUDIO_NORM_EPS = 1e-5
+"""The floor of checkpoints whose ``input_spec`` has no ``audio_norm_eps`` (``torch.nn.LayerNorm``'s
+default, used by this package before the floor was recorded): such a reader keeps reading its audio as it
+was trained. :meth:`InputSpec.to_dict` leaves the key out for this value, so those files stay byte-equal."""
+
 PixelRange = Literal["normalized", "unit"]
 
 
@@ -35,13 +40,20 @@ class InputSpec:
     sample_rate: int = 16000
     audio_layer_norm: bool = True
     text_case: str = "upper"
+    #: variance floor of the audio layer norm (:meth:`prepare_audio`); official readers: 1e-8
+    audio_norm_eps: float = AUDIO_LAYER_NORM_EPS
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["audio_norm_eps"] == LEGACY_AUDIO_NORM_EPS:
+            del data["audio_norm_eps"]  # the layout written before the key existed
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> InputSpec:
-        return cls(**data)
+        """Inverse of :meth:`to_dict`; a dict without ``audio_norm_eps`` is a reader normalised with
+        :data:`LEGACY_AUDIO_NORM_EPS`."""
+        return cls(**{"audio_norm_eps": LEGACY_AUDIO_NORM_EPS, **data})
 
     @property
     def samples_per_frame(self) -> int:
@@ -136,20 +148,21 @@ class InputSpec:
         """Layer-normalise each waveform over its valid samples (zero mean, unit variance), as the
         official audio transform does; padded samples stay zero.
 
-        ``(x - mean) / sqrt(var + AUDIO_LAYER_NORM_EPS)`` with the population variance: auto_avsr's
-        ``AudioTransform`` applies ``layer_norm(x, x.shape, eps=1e-8)`` (``datamodule/transforms.py``).
+        ``(x - mean) / sqrt(var + audio_norm_eps)`` with the population variance: auto_avsr's
+        ``AudioTransform`` applies ``layer_norm(x, x.shape, eps=1e-8)`` (``datamodule/transforms.py``),
+        the default :data:`AUDIO_LAYER_NORM_EPS`.
         """
         if audio.dim() == 3:
             audio = audio[..., 0]
         if not self.audio_layer_norm:
             return audio
         if lengths is None:
-            return F.layer_norm(audio, audio.shape[1:], eps=AUDIO_LAYER_NORM_EPS)
+            return F.layer_norm(audio, audio.shape[1:], eps=self.audio_norm_eps)
         mask = torch.arange(audio.size(1), device=audio.device)[None] < lengths[:, None]
         n = lengths.clamp(min=1).to(audio.dtype)[:, None]
         mean = (audio * mask).sum(1, keepdim=True) / n
         var = (((audio - mean) * mask) ** 2).sum(1, keepdim=True) / n
-        return ((audio - mean) / torch.sqrt(var + AUDIO_LAYER_NORM_EPS)) * mask
+        return ((audio - mean) / torch.sqrt(var + self.audio_norm_eps)) * mask
 
 
 def resample_time(video: torch.Tensor, src_fps: float, dst_fps: float) -> torch.Tensor:
