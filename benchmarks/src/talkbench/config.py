@@ -9,6 +9,7 @@ Overrides use dotted keys with YAML values: ``training.steps=50``, ``seeds=[0,1,
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -71,6 +72,13 @@ class DataConfig(_Strict):
     #: run even when a split lacks sequences the dataset should hold (``data info`` lists them;
     #: the VOCASET release lacks a few); by default such a run stops with an error naming them
     allow_missing: bool = False
+    #: region masks of a real-data protocol (LVE lips, FDD upper face), never shipped (licensed):
+    #: ``vocaset``: the FLAME region pickle ``FLAME_masks.pkl`` (region name -> vertex ids; the
+    #: protocol uses ``lips`` and ``forehead`` + ``eye_region``); ``biwi-test-*``: the folder of
+    #: CodeTalker's BIWI region files ``lve.txt`` (lips) and ``fdd.txt`` (upper face). A relative path
+    #: is taken from the working directory. ``None``: ``<root>/FLAME_masks.pkl`` (VOCASET) or
+    #: ``<root>/regions/`` (BIWI). Unused by ``synth`` (the corpus ships its masks)
+    masks: str | None = None
 
 
 class RenderConfig(_Strict):
@@ -276,6 +284,37 @@ class AnimatorSpec(_Strict):
             raise ValueError(str(exc.args[0]) if exc.args else str(exc)) from None
         return v.strip().lower()
 
+    @field_validator("name")
+    @classmethod
+    def _run_id_safe(cls, v: str) -> str:
+        import re
+
+        from .results.schema import RUN_ID_PATTERN
+
+        slug = run_slug(v)
+        if not re.match(RUN_ID_PATTERN, f"{slug}-baseline"):
+            raise ValueError(
+                f"{v!r}: run ids are made from the name ({slug!r} + '-<variant>') and may hold only "
+                "letters, digits, '.', '_', '-' and spaces (e.g. 'GRU newcomer')"
+            )
+        return v
+
+    @field_validator("kwargs")
+    @classmethod
+    def _no_data_keys(cls, v: dict[str, Any]) -> dict[str, Any]:
+        clash = sorted(k for k in v if k in ("num_vertices", "num_styles", "fps"))
+        if clash:
+            raise ValueError(
+                f"{', '.join(clash)}: set from the data by the harness (facial_animator.AnimatorSetup); "
+                "remove them from kwargs"
+            )
+        return v
+
+
+def run_slug(name: str) -> str:
+    """The run-id stem of an animator display name: lower case, spaces as ``-``."""
+    return name.strip().lower().replace(" ", "-")
+
 
 class BenchConfig(_Strict):
     """A whole benchmark: data, the grid (animators × variants × seeds), stages and evaluation."""
@@ -304,6 +343,19 @@ class BenchConfig(_Strict):
         if len(set(v)) != len(v):
             raise ValueError(f"seeds must be unique, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _distinct_run_ids(self) -> BenchConfig:
+        seen: dict[str, str] = {}
+        for i, a in enumerate(self.animators):
+            slug = run_slug(a.name)
+            if slug in seen:
+                raise ValueError(
+                    f"animators.{i}.name {a.name!r} gives the same run ids ({slug}-<variant>) as "
+                    f"{seen[slug]!r}; give each animator its own name"
+                )
+            seen[slug] = a.name
+        return self
 
     @model_validator(mode="after")
     def _shipped_readers_fit(self) -> BenchConfig:
@@ -357,7 +409,7 @@ class RunSpec(BaseModel):
 
     @property
     def run_id(self) -> str:
-        return f"{self.animator.name.lower().replace(' ', '-')}-{self.variant}"
+        return f"{run_slug(self.animator.name)}-{self.variant}"
 
     def resolved(self) -> dict[str, Any]:
         """The resolved config of this run (JSON-compatible): what the cache key hashes."""
@@ -377,6 +429,48 @@ class RunSpec(BaseModel):
             "training": c.training.model_dump(),
             "eval": c.eval.model_dump(),
         }
+
+
+def pretrained_paths(config: BenchConfig) -> list[tuple[str, str]]:
+    """``(config key, path)`` of every pretrained file the grid will read: the expert's and the
+    reader's checkpoints and SentencePiece files (when used), and each animator's ``*_path`` kwargs."""
+    out: list[tuple[str, str]] = []
+    uses_av = any(v in ("av", "both") for v in config.variants)
+    sections: list[tuple[str, ExpertConfig | ReaderConfig]] = [("reader", config.reader)]
+    if uses_av and config.expert.pretrained is None:
+        sections.insert(0, ("expert", config.expert))
+    for name, sec in sections:
+        if name == "reader" and config.reader.judge is not None:
+            continue
+        if sec.checkpoint:
+            out.append((f"{name}.checkpoint", sec.checkpoint))
+        if sec.tokenizer == "sentencepiece":
+            for key in ("sentencepiece_model", "sentencepiece_units"):
+                value = getattr(sec, key)
+                if value:
+                    out.append((f"{name}.{key}", value))
+    for i, a in enumerate(config.animators):
+        for key, value in a.kwargs.items():
+            if key.endswith("_path") and isinstance(value, str) and value:
+                out.append((f"animators.{i}.kwargs.{key}", value))
+    return out
+
+
+def check_pretrained_paths(config: BenchConfig, preset: str | None = None) -> None:
+    """Raise :class:`ConfigError` listing every pretrained file of :func:`pretrained_paths` that does
+    not exist, each with its config key, the resolved path and the override that changes it."""
+    problems = []
+    for key, value in pretrained_paths(config):
+        path = Path(value).expanduser()
+        if not path.exists():
+            problems.append((key, f"{key}: {path.resolve()} does not exist"))
+    if problems:
+        cmd = f"talkbench run --preset {preset or config.name}"
+        raise ConfigError(
+            f"{len(problems)} pretrained file(s) missing: {'; '.join(p for _, p in problems)}. Put the "
+            f"files there, or point the key elsewhere, e.g. `{cmd} {problems[0][0]}=/path/to/file` "
+            "(null: random initialisation)"
+        )
 
 
 def _shipped_sha256(name: str | None) -> str | None:
@@ -404,7 +498,8 @@ def _parse_override(item: str) -> tuple[list[str], Any]:
     if "=" not in item:
         raise ConfigError(f"override {item!r}: expected key=value (e.g. training.steps=50)")
     key, _, raw = item.partition("=")
-    key = key.strip()
+    # ``animators[0].kwargs`` is accepted as ``animators.0.kwargs``
+    key = re.sub(r"\[(\d+)\]", r".\1", key.strip())
     if not key or any(not part for part in key.split(".")):
         raise ConfigError(f"override {item!r}: empty key")
     try:

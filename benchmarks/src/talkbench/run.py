@@ -22,7 +22,9 @@ from typing import Any
 
 import torch
 
-from .config import BenchConfig, RunSpec, _shipped_sha256
+from facial_animator import get_animator
+
+from .config import BenchConfig, RunSpec, _shipped_sha256, check_pretrained_paths
 from .evaluation import (
     EvalContext,
     evaluate_animator,
@@ -45,6 +47,7 @@ from .results import (
     PerSampleRecord,
     ReaderRef,
     RunResult,
+    animator_code_version,
     code_version,
     collect_env,
     collect_hardware,
@@ -80,6 +83,7 @@ class GridContext:
     def __init__(
         self, config: BenchConfig, results_root: Path, progress: bool, say: Callable[[str], None]
     ) -> None:
+        check_pretrained_paths(config)
         self.config = config
         self.results_root = Path(results_root)
         self.progress = progress
@@ -360,7 +364,8 @@ def run_cell(
     """Train and evaluate one grid cell over all seeds; skipped when its cached result is current."""
     c = ctx.config
     resolved = spec.resolved()
-    key = run_cache_key(resolved, ctx.data_hash, ctx.code)
+    code = ctx.code + animator_code_version(get_animator(spec.animator.registry))
+    key = run_cache_key(resolved, ctx.data_hash, code)
     run_dir = ctx.out_dir() / spec.run_id
     if _cached(run_dir, key):
         ctx.say(f"{spec.run_id}: cached")

@@ -31,7 +31,9 @@ def test_grid_writes_valid_cached_runs_and_a_site(tiny_config: BenchConfig, tmp_
         assert {p.name for p in d.iterdir()} >= {"result.json", "per_sample.jsonl", "config.yaml", "env.json"}
     res = load_result(results / "synth" / "faceformer-phonetic" / "result.json")
     assert res.seeds == config.seeds and res.guidance.phonetic and not res.guidance.av
-    assert set(res.metrics) == {"lve", "fdd", "mve", "cer", "wer", "ver"}
+    # MTM is left out when a seed's samples define no offset (an under-trained, nearly still mouth)
+    assert {"lve", "fdd", "mve", "slcc", "loc", "cer", "wer", "ver"} <= set(res.metrics)
+    assert set(res.metrics) <= {"lve", "fdd", "mve", "mtm", "slcc", "loc", "cer", "wer", "ver"}
     assert res.reader is not None and res.cache_key is not None
     # unseen test speakers x the first eval.max_styles training styles x seeds, each with transcripts
     recs = load_per_sample(results / "synth" / "faceformer-phonetic" / "per_sample.jsonl")
@@ -41,7 +43,7 @@ def test_grid_writes_valid_cached_runs_and_a_site(tiny_config: BenchConfig, tmp_
     assert {r.style for r in recs} == set(proto.train_subjects[: config.eval.max_styles])
     assert all(r.hypothesis is not None and r.reference for r in recs)
     gt = load_result(results / "synth" / "ground-truth" / "result.json")
-    assert gt.kind == "ground truth" and set(gt.metrics) == {"cer", "wer", "ver"}
+    assert gt.kind == "ground truth" and set(gt.metrics) == {"slcc", "cer", "wer", "ver"}
 
     # the guided run stores its paired effect against the baseline, with bootstrap intervals
     base = load_result(results / "synth" / "faceformer-baseline" / "result.json")

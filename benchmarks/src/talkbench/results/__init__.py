@@ -1,6 +1,6 @@
 """Run records: the ``result.json`` schema, per-sample JSONL, env.json, atomic I/O, cache keys, re-scoring."""
 
-from .cache import PROJECT_PACKAGES, code_version, run_cache_key, source_sha256
+from .cache import PROJECT_PACKAGES, animator_code_version, code_version, run_cache_key, source_sha256
 from .direction import METRIC_BEST, Best, badness, best_of, metric_best
 from .effects import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, guidance_effect, paired_bootstrap, verdict
 from .env import NOT_INSTALLED, collect_env, collect_hardware, git_state, package_version, package_versions
@@ -79,6 +79,7 @@ __all__ = [
     "RunFiles",
     "RunKind",
     "RunResult",
+    "animator_code_version",
     "atomic_write_bytes",
     "atomic_write_text",
     "badness",

@@ -9,12 +9,15 @@
 * ``data``: the dataset content hash (``DatasetRef.content_sha256``).
 * ``code``: a code version string; :func:`code_version` builds one from the versions of the project
   packages **and a sha256 of their Python sources**, so editing a metric's code without bumping a
-  version still invalidates cached results (asv's benchmark ``version`` rule).
+  version still invalidates cached results (asv's benchmark ``version`` rule). A run of a plug-in
+  animator (a class outside the project packages) adds :func:`animator_code_version`: its package's
+  version and source hash, so editing the plug-in re-runs its cells.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import importlib.util
 import json
 from collections.abc import Mapping
@@ -23,7 +26,7 @@ from typing import Any
 
 from .env import package_version
 
-__all__ = ["PROJECT_PACKAGES", "code_version", "run_cache_key", "source_sha256"]
+__all__ = ["PROJECT_PACKAGES", "animator_code_version", "code_version", "run_cache_key", "source_sha256"]
 
 #: distributions whose sources make up the code version
 PROJECT_PACKAGES: tuple[str, ...] = (
@@ -52,6 +55,37 @@ def _canonical(obj: Any, where: str = "config") -> Any:
             raise ValueError(f"{where}: non-finite value {obj!r} cannot be part of a cache key")
         return obj
     raise TypeError(f"{where}: value of type {type(obj).__name__} is not JSON-compatible")
+
+
+def animator_code_version(cls: type) -> str:
+    """``""`` for a class of the project packages (their code is in :func:`code_version`), else
+    ``";plugin:<top-level package>=<version>@<sha12>"`` over the sources of the class's top-level
+    package (or of its single module file)."""
+    import sys
+
+    top = cls.__module__.split(".")[0]
+    if top in {d.replace("-", "_") for d in PROJECT_PACKAGES}:
+        return ""
+    module = sys.modules.get(cls.__module__)
+    try:
+        spec = importlib.util.find_spec(top) if top != "__main__" else None
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        sha = source_sha256(Path(next(iter(spec.submodule_search_locations))))
+    elif module is not None and getattr(module, "__file__", None):
+        sha = hashlib.sha256(Path(str(module.__file__)).read_bytes()).hexdigest()
+    else:  # defined interactively: no source to hash, so its runs are never reused
+        raise ValueError(
+            f"animator class {cls.__module__}.{cls.__qualname__} has no source file; define it in an "
+            "importable module so its runs can be cached"
+        )
+    dists = importlib.metadata.packages_distributions().get(top, []) or [top.replace("_", "-")]
+    try:  # an editable install is not in packages_distributions(); its name usually is the module's
+        version = importlib.metadata.version(dists[0])
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return f";plugin:{top}={version}@{sha[:12]}"
 
 
 def run_cache_key(config: Mapping[str, Any], data_hash: str, code_version: str) -> str:

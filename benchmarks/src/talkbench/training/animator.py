@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from facial_animator import Animator, AnimatorInput, build_animator
+from facial_animator import RECONSTRUCTION_LOSS, Animator, AnimatorInput, AnimatorSetup, get_animator
 from facial_animator.losses import PhoneticContextAwareLoss, lip_vertex_mse
 
 from ..config import AnimatorSpec, BenchConfig, RunSpec
@@ -39,22 +39,41 @@ from .checkpoint import capture_rng, load_training_state, restore_rng, save_trai
 from .ddp import DistInfo, wrap_model
 from .stage1 import TrainedReader
 
-__all__ = ["AnimatorTrainer", "StopTraining", "build_animator_for", "sequence_order"]
+__all__ = ["AnimatorTrainer", "StopTraining", "build_animator_for", "dataset_convention", "sequence_order"]
 
 
 class StopTraining(Exception):
     """Raise from an ``on_step`` callback to stop a run (the last checkpoint stays on disk)."""
 
 
-def build_animator_for(spec: AnimatorSpec, num_vertices: int, num_styles: int, fps: float) -> Animator:
-    """The animator of ``spec`` for a topology of ``num_vertices`` and ``num_styles`` training subjects."""
-    kwargs: dict[str, Any] = {"dataset": "vocaset", **spec.kwargs}
-    kwargs.update(num_vertices=num_vertices, num_styles=num_styles, fps=fps)
-    if spec.registry == "codetalker" and spec.vq is not None:
+def dataset_convention(protocol: str) -> str:
+    """The :data:`facial_animator.base.DATASET_CONVENTIONS` family of a protocol (synth: VOCASET-like)."""
+    return "biwi" if protocol.startswith("biwi") else "vocaset"
+
+
+def build_animator_for(
+    spec: AnimatorSpec, num_vertices: int, num_styles: int, fps: float, dataset: str = "vocaset"
+) -> Animator:
+    """The animator of ``spec`` for a topology of ``num_vertices`` and ``num_styles`` training subjects.
+
+    The one construction contract with every animator, built-in or plug-in:
+    ``cls.from_setup(AnimatorSetup(num_vertices, num_styles, fps, dataset), **spec.kwargs)``
+    (:meth:`facial_animator.Animator.from_setup`); CodeTalker's ``vq`` section becomes its
+    ``vq_config``."""
+    cls = get_animator(spec.registry)
+    kwargs: dict[str, Any] = dict(spec.kwargs)
+    if spec.vq is not None:
         from facial_animator.codetalker import VQConfig
 
         kwargs["vq_config"] = VQConfig(in_dim=3 * num_vertices, **spec.vq)
-    return build_animator(spec.registry, **kwargs)
+    setup = AnimatorSetup(num_vertices=num_vertices, num_styles=num_styles, fps=fps, dataset=dataset)
+    try:
+        return cls.from_setup(setup, **kwargs)
+    except TypeError as exc:
+        raise TypeError(
+            f"animator {spec.name!r} (registry {spec.registry!r}, {cls.__module__}.{cls.__qualname__}): "
+            f"cannot be built from AnimatorSetup and kwargs {sorted(kwargs)}: {exc}"
+        ) from exc
 
 
 def sequence_order(seed: int, step: int, n: int) -> int:
@@ -103,9 +122,13 @@ class AnimatorTrainer:
 
         num_styles = max(styles, len(get_protocol(self.config.data.protocol).train_subjects))
         seed_everything(seed)
-        self.model = build_animator_for(run.animator, first.template.shape[0], num_styles, first.fps).to(
-            self.device
-        )
+        self.model = build_animator_for(
+            run.animator,
+            first.template.shape[0],
+            num_styles,
+            first.fps,
+            dataset_convention(self.config.data.protocol),
+        ).to(self.device)
         self.module = wrap_model(self.model, self.dist)
         self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long, device=self.device)
         g = self.config.guidance
@@ -169,13 +192,13 @@ class AnimatorTrainer:
             raise RuntimeError("the animator returned no target; was the batch built with a target?")
         logs: dict[str, float] = {}
         terms: list[torch.Tensor] = []
-        rec = self.phonetic(pred, target) if self.phonetic is not None else out.losses["mse"]
+        rec = self.phonetic(pred, target) if self.phonetic is not None else self._reconstruction(out.losses)
         if self.phonetic is not None and self.run.animator.registry == "codetalker":
             rec = rec * self.model.motion_weight
         terms.append(g.lambda_mse * rec)
         logs["rec"] = float(rec.detach())
         for name, value in out.losses.items():
-            if name != "mse":
+            if name != RECONSTRUCTION_LOSS:
                 terms.append(value)
                 logs[name] = float(value.detach())
         if self.run.uses_rlv:
@@ -195,6 +218,15 @@ class AnimatorTrainer:
         total = torch.stack(terms).sum()
         logs["loss"] = float(total.detach())
         return total, logs
+
+    def _reconstruction(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
+        if RECONSTRUCTION_LOSS not in losses:
+            raise ValueError(
+                f"animator {self.run.animator.name!r} returned losses {sorted(losses)} without "
+                f"{RECONSTRUCTION_LOSS!r}: AnimatorOutput.losses[facial_animator.RECONSTRUCTION_LOSS] "
+                "must hold the reconstruction loss (docs/adding-an-animator.md)"
+            )
+        return losses[RECONSTRUCTION_LOSS]
 
     def _av_clip(
         self, pred: torch.Tensor, batch: AnimatorInput
@@ -247,7 +279,11 @@ class AnimatorTrainer:
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.module.train()
         out = self.module(batch)
-        rec = self.phonetic(out.vertices, out.target) if self.phonetic is not None else out.losses["mse"]
+        rec = (
+            self.phonetic(out.vertices, out.target)
+            if self.phonetic is not None
+            else self._reconstruction(out.losses)
+        )
         clip_pred, clip_audio, clip_text = self._av_clip(out.vertices, batch)
         av = self.guidance(clip_pred, float(batch.fps or self.model.fps), clip_audio, clip_text).loss
 

@@ -4,7 +4,15 @@ Animator classes are imported lazily: ``get_animator("faceformer")`` imports Fac
 """
 
 from ._version import __version__
-from .base import AUDIO_SAMPLE_RATE, Alignment, Animator, AnimatorInput, AnimatorOutput
+from .base import (
+    AUDIO_SAMPLE_RATE,
+    RECONSTRUCTION_LOSS,
+    Alignment,
+    Animator,
+    AnimatorInput,
+    AnimatorOutput,
+    AnimatorSetup,
+)
 from .checkpoint_io import CheckpointError
 from .registry import _REGISTRY as _BUILTIN_ANIMATORS
 from .registry import (
@@ -29,10 +37,12 @@ _BUILTIN_ANIMATORS.setdefault(
 __all__ = [
     "AUDIO_SAMPLE_RATE",
     "ENTRY_POINT_GROUP",
+    "RECONSTRUCTION_LOSS",
     "Alignment",
     "Animator",
     "AnimatorInput",
     "AnimatorOutput",
+    "AnimatorSetup",
     "CheckpointError",
     "UnknownAnimatorError",
     "__version__",

@@ -20,13 +20,65 @@ from typing import ClassVar
 import torch
 from torch import Tensor, nn
 
-__all__ = ["AUDIO_SAMPLE_RATE", "Alignment", "Animator", "AnimatorInput", "AnimatorOutput"]
+__all__ = [
+    "AUDIO_SAMPLE_RATE",
+    "DATASET_CONVENTIONS",
+    "RECONSTRUCTION_LOSS",
+    "SETUP_FIELDS",
+    "Alignment",
+    "Animator",
+    "AnimatorInput",
+    "AnimatorOutput",
+    "AnimatorSetup",
+]
 
 AUDIO_SAMPLE_RATE = 16_000
 """Sample rate (Hz) of every waveform an animator receives."""
 
 Alignment = list[tuple[str, float, float]]
 """One utterance's timed labels: ``[(label, start_s, end_s), ...]`` (words, or ARPAbet phones)."""
+
+RECONSTRUCTION_LOSS = "mse"
+"""Key of the reconstruction loss in :attr:`AnimatorOutput.losses`.
+
+A training harness weights this term (``λmse``) or replaces it (e.g. by the phonetic context-aware
+loss computed from ``vertices`` and ``target``); every other entry of ``losses`` is an extra term of
+the animator (a regulariser, a codebook loss) that the harness adds unweighted."""
+
+DATASET_CONVENTIONS = ("vocaset", "biwi")
+"""Dataset conventions of :attr:`AnimatorSetup.dataset`: VOCASET-like data (30 fps, FLAME; also the
+synthetic corpus) or BIWI-like data (25 fps, the BIWI topology)."""
+
+SETUP_FIELDS = ("num_vertices", "num_styles", "fps", "dataset")
+"""Fields of :class:`AnimatorSetup`: the harness sets them from the data, never a config."""
+
+
+@dataclass(frozen=True)
+class AnimatorSetup:
+    """What a training harness knows about the data when it builds an animator.
+
+    It is the whole construction contract between a harness (``talkbench``) and an animator:
+    :meth:`Animator.from_setup` receives it together with the user's keyword arguments.
+
+    Attributes:
+        num_vertices: vertices of the topology (``V`` of every ``(T, V, 3)`` sequence).
+        num_styles: number of training subjects (valid ``style`` indices are ``0 .. num_styles-1``).
+        fps: motion frame rate of the data.
+        dataset: the data's convention family, one of :data:`DATASET_CONVENTIONS`.
+    """
+
+    num_vertices: int
+    num_styles: int
+    fps: float
+    dataset: str = "vocaset"
+
+    def __post_init__(self) -> None:
+        if self.num_vertices < 1 or self.num_styles < 1 or not self.fps > 0:
+            raise ValueError(f"AnimatorSetup: counts and fps must be positive, got {self}")
+        if self.dataset not in DATASET_CONVENTIONS:
+            raise ValueError(
+                f"AnimatorSetup.dataset must be one of {DATASET_CONVENTIONS}, got {self.dataset!r}"
+            )
 
 
 @dataclass
@@ -185,9 +237,36 @@ class Animator(nn.Module):
     requires_text: ClassVar[bool] = False
     audio_sample_rate: ClassVar[int] = AUDIO_SAMPLE_RATE
 
+    #: the :class:`AnimatorSetup` fields that :meth:`from_setup` passes to ``__init__`` as keywords.
+    #: Animators that follow a dataset's conventions (FaceFormer's period, BIWI's frame pairing) add
+    #: ``"dataset"``; user keyword arguments override it, never the three data-given counts.
+    setup_args: ClassVar[tuple[str, ...]] = ("num_vertices", "num_styles", "fps")
+
     fps: float
     num_vertices: int
     num_styles: int
+
+    @classmethod
+    def from_setup(cls, setup: AnimatorSetup, **kwargs: object) -> Animator:
+        """Build the animator for the data described by ``setup``, with the user's ``kwargs``.
+
+        The default passes the :attr:`setup_args` fields of ``setup`` as keyword arguments
+        (``dataset`` as a default that ``kwargs`` may override) and then ``kwargs``. ``kwargs`` that
+        repeat ``num_vertices``, ``num_styles`` or ``fps`` raise ``ValueError``: the data sets them.
+        Override this classmethod when construction needs more than keyword arguments.
+        """
+        clash = sorted(k for k in kwargs if k in SETUP_FIELDS and k != "dataset")
+        if clash:
+            raise ValueError(
+                f"{cls.__name__}: {', '.join(clash)} come(s) from the data (AnimatorSetup); "
+                "remove them from the animator's keyword arguments"
+            )
+        unknown = sorted(set(cls.setup_args) - set(SETUP_FIELDS))
+        if unknown:
+            raise TypeError(f"{cls.__name__}.setup_args names unknown AnimatorSetup fields {unknown}")
+        args: dict[str, object] = {name: getattr(setup, name) for name in cls.setup_args}
+        args.update(kwargs)
+        return cls(**args)
 
     def forward(self, batch: AnimatorInput) -> AnimatorOutput:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement forward(batch) -> AnimatorOutput")

@@ -11,7 +11,8 @@ Example (in the new animator's ``tests/test_my_animator.py``)::
         num_styles = 2
         fps = 30.0
 
-The subclass inherits the standard CPU tests: registry visibility, class attributes, output shapes
+The subclass inherits the standard CPU tests: registry visibility, the harness contract
+(``from_setup`` and the reconstruction-loss key), class attributes, output shapes
 and frame count, predict without targets, a deterministic forward under a seed, a ``state_dict``
 round trip, a few training steps that lower the loss, and clear errors on bad input. Override
 :meth:`AnimatorConformance.make_animator` or :meth:`AnimatorConformance.make_batch` for models
@@ -28,7 +29,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from .base import AUDIO_SAMPLE_RATE, Animator, AnimatorInput
+from .base import AUDIO_SAMPLE_RATE, RECONSTRUCTION_LOSS, SETUP_FIELDS, Animator, AnimatorInput, AnimatorSetup
 from .registry import build_animator, get_animator, list_animators
 
 __all__ = ["AnimatorConformance", "synthetic_sequence"]
@@ -141,6 +142,22 @@ class AnimatorConformance:
         out.loss.backward()
         grads = [p.grad for p in animator.parameters() if p.requires_grad and p.grad is not None]
         assert grads and any(g.abs().sum() > 0 for g in grads)
+
+    def test_harness_contract(self) -> None:
+        """What a training harness relies on: construction from an :class:`AnimatorSetup` plus the
+        remaining config, and the reconstruction loss under :data:`RECONSTRUCTION_LOSS`."""
+        cls = get_animator(self.animator_name)
+        setup = AnimatorSetup(num_vertices=self.num_vertices, num_styles=self.num_styles, fps=self.fps)
+        rest = {k: v for k, v in self.config.items() if k not in SETUP_FIELDS}
+        torch.manual_seed(0)
+        animator = cls.from_setup(setup, **rest)
+        assert (animator.num_vertices, animator.num_styles) == (self.num_vertices, self.num_styles)
+        assert math.isclose(animator.fps, self.fps)
+        out = animator(self.make_batch())
+        assert RECONSTRUCTION_LOSS in out.losses, (
+            f"forward with a target must report the reconstruction loss as losses[{RECONSTRUCTION_LOSS!r}]"
+        )
+        assert out.target is not None
 
     def test_predict_without_target(self) -> None:
         animator = self.make_animator()

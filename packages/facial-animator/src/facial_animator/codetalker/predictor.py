@@ -95,6 +95,7 @@ class CodeTalker(Animator):
     supports_style = True
     autoregressive = True
     requires_text = False
+    setup_args = ("dataset", "num_vertices", "num_styles", "fps")
 
     def __init__(
         self,

@@ -57,6 +57,7 @@ class ConvRegressor(Animator):
     supports_style = True
     autoregressive = False
     requires_text = False
+    setup_args = ("dataset", "num_vertices", "num_styles", "fps")
 
     def __init__(
         self,

@@ -103,6 +103,7 @@ class FaceFormer(MotionFeedbackMixin, Animator):
     supports_style = True
     autoregressive = True
     requires_text = False
+    setup_args = ("dataset", "num_vertices", "num_styles", "fps")
 
     def __init__(
         self,

@@ -84,6 +84,7 @@ class JointAudioTextAnimator(MotionFeedbackMixin, Animator):
     supports_style = True
     autoregressive = True
     requires_text = True
+    setup_args = ("dataset", "num_vertices", "num_styles", "fps")
 
     def __init__(
         self,
