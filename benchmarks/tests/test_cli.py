@@ -15,6 +15,12 @@ def test_data_info_on_generated_corpus(tiny_corpus: Path) -> None:
     assert report["train"]["sequences"] == 8 and report["val"]["sequences"] == 2
     assert report["test"]["subjects"] == ["synth11", "synth12"]
     assert report["pool"]["sequences"] == 8 and report["train"]["frames"] > 0
+    assert report["check"]["passed"] and report["check"]["sequences"] == 8 + 2 + 2 + 8
+    res = runner.invoke(app, ["data", "info", str(tiny_corpus), "--check"])
+    assert res.exit_code == 0, res.output
+    assert res.output.splitlines()[-1] == (
+        f"check passed: all {report['check']['sequences']} sequences load (vertices, audio, alignments)"
+    )
 
 
 def test_data_info_errors_name_the_problem(tmp_path: Path) -> None:

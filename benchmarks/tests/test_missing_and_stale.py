@@ -40,6 +40,13 @@ def test_deleted_sequence_is_listed_as_missing(corpus: Path) -> None:
     res = CliRunner().invoke(app, ["data", "info", str(corpus), "--json"])
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["train"]["missing"] == 1
+    assert json.loads(res.output)["train"]["missing_names"] == [name]
+    res = CliRunner().invoke(app, ["data", "info", str(corpus), "--check"])
+    assert res.exit_code == 0, res.output
+    verdict = res.output.splitlines()[-1]
+    assert verdict.startswith("check passed: all ")
+    assert "1 sequences of the protocol's splits are absent" in verdict
+    assert "data.allow_missing=true" in verdict
 
 
 def test_run_with_missing_sequences_fails_unless_allowed(corpus: Path) -> None:

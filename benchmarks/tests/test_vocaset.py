@@ -151,3 +151,27 @@ def test_raw_template_with_wrong_vertex_count(raw_vocaset: dict) -> None:
         pickle.dump(t, fh, protocol=2)
     with pytest.raises(DataError, match=r"templates\.pkl.*5000 vertices, expected 5023"):
         VocasetRawDataset(root, "train")
+
+
+def test_processed_transcripts_are_normalised_once(processed: Path, tmp_path: Path) -> None:
+    # transcripts of a real dataset keep case and punctuation; the harness hands on the normalised form
+    # (NFKC, lower case, non-letters to spaces) that CER / WER score with, so a char tokenizer built on
+    # letters and space accepts it
+    from lipread_expert.tokenizers import CharTokenizer
+    from talkbench.training.data import window_transcript
+
+    tdir = tmp_path / "sentencestext"
+    tdir.mkdir()
+    (tdir / f"{VOCA_TRAIN[0]}.txt").write_text(
+        "".join(f"It's Sentence {n}, TEXT.\n" for n in range(1, 41)), encoding="utf-8"
+    )
+    ds = vocaset_dataset(processed, "train", transcripts=tdir)
+    s = ds[ds.names.index(f"{VOCA_TRAIN[0]}_sentence20")]
+    assert s.transcript == "it s sentence text"  # worked by hand
+    tok = CharTokenizer()  # the lip reader's default character set
+    assert len(tok.encode(s.transcript)) == len("it s sentence text")
+    with pytest.raises(ValueError, match="not in the tokenizer"):
+        tok.encode("It's Sentence 20, TEXT.")  # what reached the tokenizer before
+    # a window of aligned words gets the same normalisation
+    words = [("It's", 0.0, 0.2), ("sil", 0.2, 0.3), ("TEXT.", 0.3, 0.5)]
+    assert window_transcript(words, 0.0, 1.0) == "it s text"

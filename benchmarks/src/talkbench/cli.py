@@ -245,9 +245,23 @@ def data_info(
                 entry.update(frames=int(frames), minutes=round(seconds / 60, 2))
         except (DataError, FileNotFoundError, ValueError, OSError, pickle.UnpicklingError) as exc:
             _fail(str(exc))
+        entry["missing_names"] = sorted(ds.missing)
         report[split] = entry
+    loaded = sum(e["sequences"] for e in report.values())
+    absent = sum(e["missing"] for e in report.values())
+    verdict = None
+    if check:
+        verdict = f"check passed: all {loaded} sequences load (vertices, audio, alignments)"
+        if absent:
+            verdict += (
+                f"; {absent} sequences of the protocol's splits are absent, so a run stops on them "
+                "unless data.allow_missing=true (names: --json)"
+            )
     if as_json:
-        typer.echo(json.dumps(report, indent=1))
+        out: dict[str, object] = dict(report)
+        if verdict is not None:
+            out["check"] = {"passed": True, "sequences": loaded, "missing": absent, "verdict": verdict}
+        typer.echo(json.dumps(out, indent=1))
         return
     for split, e in report.items():
         extra = f", {e['frames']} frames, {e['minutes']} min" if "frames" in e else ""
@@ -255,6 +269,8 @@ def data_info(
             f"{split:6s} {e['sequences']:5d} sequences, {len(e['subjects'])} subjects, "
             f"{e['missing']} missing{extra}"
         )
+    if verdict is not None:
+        typer.echo(verdict)
 
 
 @data_app.command("probe")

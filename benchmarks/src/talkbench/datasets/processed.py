@@ -29,6 +29,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from facial_metrics.safe_pickle import load_restricted_pickle
+from facial_metrics.text import normalize_transcript
 
 from .alignment_io import load_alignment, save_alignment
 from .audio_io import load_audio
@@ -140,7 +141,9 @@ class ProcessedDataset(Dataset[Sample]):
         spec: the split (subjects, sentence numbers, fps, stride, topology); see
             :func:`talkbench.datasets.splits.split_spec`.
         faces: ``(F, 3)`` triangle list of the topology, if known.
-        transcripts: a transcript file or folder (see :class:`TranscriptSource`), optional.
+        transcripts: a transcript file or folder (see :class:`TranscriptSource`), optional. Every
+            transcript (this file or an alignment's) is normalised with
+            :func:`facial_metrics.text.normalize_transcript`, as the text metrics normalise.
         templates_path: defaults to ``<root>/templates.pkl``.
         max_mismatch_s: tolerance of the audio/motion duration check.
         attributes: optional ``name -> dict`` of extra labels per sequence.
@@ -242,6 +245,9 @@ class ProcessedDataset(Dataset[Sample]):
             words, phones, meta = load_alignment(apath)
             check_alignment(apath, wav, num_samples, words, phones, meta)
             transcript = transcript or meta.get("transcript")
+        if transcript is not None:
+            # one normalisation for tokenizers, readers and metrics (case, punctuation, spacing)
+            transcript = normalize_transcript(transcript)
         return Sample(
             subject=subject,
             sentence=sentence,

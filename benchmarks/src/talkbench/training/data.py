@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,12 @@ from ..datasets.synth import load_synth_masks
 
 __all__ = [
     "benchmark_batch",
+    "check_masks_path",
     "dataset_hash",
     "ensure_corpus",
     "load_masks",
     "load_split",
+    "masks_path",
     "to_animator_input",
     "window_transcript",
 ]
@@ -33,8 +36,12 @@ _SILENCE = ("sil", "sp", "<sil>", "")
 
 
 def window_transcript(words: list[tuple[str, float, float]], t0: float, t1: float) -> str:
-    """The transcript of the window ``[t0, t1)`` s: the words whose midpoint lies inside it."""
-    return " ".join(w for w, s0, e0 in words if t0 <= 0.5 * (s0 + e0) < t1 and w.lower() not in _SILENCE)
+    """The transcript of the window ``[t0, t1)`` s: the words whose midpoint lies inside it, normalised
+    as every transcript the harness hands on (:func:`facial_metrics.text.normalize_transcript`)."""
+    from facial_metrics.text import normalize_transcript
+
+    kept = (w for w, s0, e0 in words if t0 <= 0.5 * (s0 + e0) < t1 and w.lower() not in _SILENCE)
+    return normalize_transcript(" ".join(kept))
 
 
 def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
@@ -46,6 +53,7 @@ def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
                 f"{root}: dataset folder not found (data.root of config {config.name!r}); "
                 "see docs/reproducing.md for the VOCASET / BIWI layouts"
             )
+        check_masks_path(config)  # before any work: the region masks of a real-data protocol
         return root
     if not config.data.generate:
         raise FileNotFoundError(
@@ -134,15 +142,97 @@ def dataset_hash(config: BenchConfig) -> str:
     return h.hexdigest()
 
 
+#: the BIWI region files (CodeTalker ``BIWI/regions/``) and the protocol mask each one holds
+BIWI_REGION_FILES: dict[str, str] = {"lips": "lve.txt", "upper_face": "fdd.txt"}
+
+
+def masks_path(config: BenchConfig) -> Path | None:
+    """The absolute path of the region masks of a real-data protocol (``data.masks``), ``None`` for synth.
+
+    ``data.masks`` unset: ``<data.root>/FLAME_masks.pkl`` (VOCASET) or ``<data.root>/regions``
+    (BIWI, a folder holding ``lve.txt`` and ``fdd.txt``).
+    """
+    proto = config.data.protocol
+    if proto == "synth":
+        return None
+    if config.data.masks is not None:
+        return Path(config.data.masks).expanduser().resolve()
+    root = Path(config.data.root)
+    return (root / ("FLAME_masks.pkl" if proto == "vocaset" else "regions")).resolve()
+
+
+def _mask_error(config: BenchConfig, path: Path, problem: str) -> DataError:
+    preset = config.name if config.name in ("paper-vocaset", "paper-biwi") else "<preset>"
+    if config.data.protocol == "vocaset":
+        what, example = "the FLAME region pickle FLAME_masks.pkl", "/path/to/FLAME_masks.pkl"
+    else:
+        what = "the folder of the BIWI region files lve.txt and fdd.txt"
+        example = "/path/to/BIWI/regions"
+    source = "data.masks"
+    if config.data.masks is None:
+        source += " (unset: its default under data.root)"
+    return DataError(
+        f"{path}: {problem} ({source} must name {what}); "
+        f"run e.g. `talkbench run --preset {preset} data.masks={example}`"
+    )
+
+
+def check_masks_path(config: BenchConfig) -> Path | None:
+    """Fail early (:class:`DataError` naming ``data.masks``) when a real-data protocol's masks are absent."""
+    path = masks_path(config)
+    if path is None:
+        return None
+    if config.data.protocol == "vocaset":
+        if not path.is_file():
+            raise _mask_error(config, path, "not found" if not path.exists() else "not a file")
+        return path
+    if not path.is_dir():
+        raise _mask_error(config, path, "folder not found" if not path.exists() else "not a folder")
+    absent = [f for f in BIWI_REGION_FILES.values() if not (path / f).is_file()]
+    if absent:
+        raise _mask_error(config, path, f"lacks {' and '.join(absent)}")
+    return path
+
+
+def _read_masks(config: BenchConfig, path: Path) -> dict[str, Any]:
+    from facial_metrics import get_protocol
+    from facial_metrics.masks import load_flame_masks, load_index_file
+
+    proto = get_protocol(config.data.protocol)
+    try:
+        if config.data.protocol == "vocaset":
+            return load_flame_masks(path, topology=proto.topology)
+        return {
+            name: load_index_file(path / fname, name, proto.topology)
+            for name, fname in BIWI_REGION_FILES.items()
+        }
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+        raise _mask_error(config, path, f"unreadable ({exc})") from None
+
+
 def load_masks(config: BenchConfig) -> dict[str, Any]:
-    """Region masks ``{"lip": RegionMask, "upper": RegionMask}`` of the protocol."""
+    """Region masks ``{"lip": RegionMask, "upper": RegionMask}`` of the protocol.
+
+    ``synth``: the corpus's own masks. ``vocaset`` / ``biwi-test-*``: the user's region files at
+    ``data.masks`` (see :func:`masks_path`), read with ``facial_metrics``' readers and resolved with
+    the protocol's mask names (VOCASET: ``lips``, ``forehead+eye_region``; BIWI: ``lips``,
+    ``upper_face``). A missing or invalid file raises :class:`DataError` naming ``data.masks``,
+    the resolved path and the override to use.
+    """
     from facial_metrics import get_protocol
 
     proto = get_protocol(config.data.protocol)
     if config.data.protocol == "synth":
         masks = load_synth_masks(config.data.root)
         return {"lip": masks[proto.lip_mask], "upper": masks[proto.upper_mask]}
-    return {"lip": proto.resolve_mask(proto.lip_mask), "upper": proto.resolve_mask(proto.upper_mask)}
+    path = check_masks_path(config)
+    assert path is not None
+    regions = _read_masks(config, path)
+    try:
+        return {"lip": proto.resolve_mask("lip", regions), "upper": proto.resolve_mask("upper", regions)}
+    except (KeyError, ValueError) as exc:
+        msg = exc.args[0] if exc.args else str(exc)
+        raise _mask_error(config, path, f"does not fit protocol {proto.name}: {msg}") from None
 
 
 def to_animator_input(
