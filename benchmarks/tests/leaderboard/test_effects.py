@@ -215,3 +215,44 @@ def test_site_shows_stored_effects_and_rejects_stale_ones(tmp_path, results_root
     with pytest.raises(ResultsDirError, match="stored guidance_effect does not match its recomputation"):
         build_site(results_root, tmp_path / "site2")
     assert not (tmp_path / "site2").exists()
+
+
+def _temporal_records(values_by_seed: dict[int, list[dict[str, float]]]) -> list[PerSampleRecord]:
+    return [
+        PerSampleRecord(seed=s, sample_id=f"synth11_{i:03d}", subject="synth11", style="synth01", frames=30,
+                        metrics=m)
+        for s, items in values_by_seed.items()
+        for i, m in enumerate(items)
+    ]
+
+
+def test_temporal_effects_are_means_over_the_items_that_define_them(fx):
+    # worked by hand, seed 0: baseline MTM defined on items 0, 1 -> (10 + 20) / 2 = 15 ms; guided on all
+    # three -> (10 + 10 + 40) / 3 = 20 ms; Δ = +5. Seed 1: baseline (30 + 30 + 30) / 3 = 30, guided
+    # (20 + 20) / 2 = 20; Δ = −10. Mean Δ = −2.5. LOC (defined everywhere): Δ = 0.25 − 0.5 on every item.
+    from talkbench.results import RunResult, summarize
+
+    base = _temporal_records({
+        0: [{"mtm": 10.0, "loc": 0.5}, {"mtm": 20.0, "loc": 0.5}, {"loc": 0.5}],
+        1: [{"mtm": 30.0, "loc": 0.5}, {"mtm": 30.0, "loc": 0.5}, {"mtm": 30.0, "loc": 0.5}],
+    })
+    guided = _temporal_records({
+        0: [{"mtm": 10.0, "loc": 0.25}, {"mtm": 10.0, "loc": 0.25}, {"mtm": 40.0, "loc": 0.25}],
+        1: [{"mtm": 20.0, "loc": 0.25}, {"loc": 0.25}, {"mtm": 20.0, "loc": 0.25}],
+    })
+
+    def run(run_id, records, guidance):
+        metrics = summarize(records, [0, 1], "synth", {"mtm": "ddtw", "loc": "pearson"})
+        d = fx.result_dict(run_id, fx.samples(1.0, (0, 1), 2), seeds=(0, 1), guidance=guidance)
+        d["metrics"] = {k: v.model_dump() for k, v in metrics.items()}
+        d["reader"] = None
+        return RunResult.model_validate(d)
+
+    b, g = run("ff-baseline", base, None), run("ff-av", guided, {"av": True})
+    assert b.metrics["mtm"].per_seed == pytest.approx([15.0, 30.0])
+    effect = guidance_effect(b, base, g, guided, resamples=200)
+    mtm, loc = effect.metrics["mtm"], effect.metrics["loc"]
+    assert mtm.per_seed == pytest.approx([5.0, -10.0]) and mtm.mean == pytest.approx(-2.5)
+    assert mtm.best == "lower" and loc.best == "higher"
+    assert loc.per_seed == pytest.approx([-0.25, -0.25]) and loc.verdict == "worse"
+    assert loc.ci_low == pytest.approx(-0.25) and loc.ci_high == pytest.approx(-0.25)

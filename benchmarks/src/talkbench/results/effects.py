@@ -11,6 +11,8 @@ with, for the item's per-sample value :math:`x` and frame count :math:`T`:
 
 * LVE, MVE (frame-pooled): :math:`a = T\,x`, :math:`w = T`;
 * FDD (sequence mean): :math:`a = x`, :math:`w = 1`;
+* MTM, SLCC, LOC (mean over the items that define the value): :math:`a = x`, :math:`w = 1` where the
+  item defines it, :math:`a = w = 0` where it does not (a still prediction has no lip-motion offset);
 * CER, WER, VER with aggregate ``utterance``: :math:`a = e/N`, :math:`w = 1`; with ``corpus``:
   :math:`a = e`, :math:`w = N` (edits :math:`e` and reference length :math:`N` recomputed from the
   stored transcripts by ``facial_metrics.edit_counts`` with the current normaliser).
@@ -58,7 +60,7 @@ from facial_metrics import VisemeTranscriber
 from facial_metrics.text import edit_counts
 
 from .direction import Best, metric_best
-from .rescore import FRAME_POOLED, METRIC_CLASSES, SEQUENCE_MEAN
+from .rescore import DEFINED_MEAN, FRAME_POOLED, METRIC_CLASSES, SEQUENCE_MEAN
 from .schema import GuidanceEffect, MetricEffect, PerSampleRecord, RunResult, Verdict
 
 __all__ = [
@@ -98,6 +100,10 @@ def item_terms(
     if metric in SEQUENCE_MEAN:
         x = np.array([r.metrics[metric] for r in records], dtype=np.float64)
         return x, np.ones_like(x)
+    if metric in DEFINED_MEAN:
+        w = np.array([1.0 if metric in r.metrics else 0.0 for r in records])
+        x = np.array([r.metrics.get(metric, 0.0) for r in records], dtype=np.float64)
+        return x, w
     refs = [r.reference or "" for r in records]
     hyps = [r.hypothesis or "" for r in records]
     if any(r.reference is None for r in records):
@@ -173,9 +179,10 @@ def paired_bootstrap(
     counts = np.zeros((resamples, n_items))
     np.add.at(counts, (np.arange(resamples)[:, None], item_idx), 1.0)
     sums = [counts @ x.T for x in (ab, wb, ag, wg)]  # (B, S): sums over the resampled items I*_k
-    dk = np.take_along_axis(delta(*sums), seed_idx, axis=1).mean(axis=1)  # Δ*_k
+    with np.errstate(divide="ignore", invalid="ignore"):  # a resample of only undefined items: NaN, left out
+        dk = np.take_along_axis(delta(*sums), seed_idx, axis=1).mean(axis=1)  # Δ*_k
     tail = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(dk, [tail, 1.0 - tail])
+    lo, hi = np.nanquantile(dk, [tail, 1.0 - tail])
     out: dict[str, float | list[float]] = {
         "per_seed": [float(x) for x in d],
         "mean": float(d.mean()),
@@ -185,7 +192,7 @@ def paired_bootstrap(
     if best == "zero":
         gbar = np.take_along_axis(sums[2] / sums[3], seed_idx, axis=1).mean(axis=1)
         bbar = np.take_along_axis(sums[0] / sums[1], seed_idx, axis=1).mean(axis=1)
-        dlo, dhi = np.quantile(np.abs(gbar) - np.abs(bbar), [tail, 1.0 - tail])
+        dlo, dhi = np.nanquantile(np.abs(gbar) - np.abs(bbar), [tail, 1.0 - tail])
         out["distance_mean"] = float(abs(per_seed_g.mean()) - abs(per_seed_b.mean()))
         out["distance_ci_low"] = float(dlo)
         out["distance_ci_high"] = float(dhi)
