@@ -146,6 +146,12 @@ def test_wav2vec2_equals_huggingface_forward_at_native_rate():
         torch.testing.assert_close(ours(audio), stock(audio).last_hidden_state, rtol=1e-5, atol=1e-5)
     # and back: our legacy names load into the stock model
     stock.load_state_dict(ours.state_dict(), strict=True)
+    # a preset sizes the encoder with a plain mapping of the config's fields (YAML)
+    fields = dict(hidden_size=48, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                  conv_dim=[32] * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=4)
+    from_yaml = Wav2Vec2AudioEncoder(fields, frame_rate_mode="interpolate", fps=50.0, normalize_input=False)
+    from_yaml.load_state_dict(stock.state_dict(), strict=True)
+    assert from_yaml.output_dim == 48 and from_yaml.config.num_hidden_layers == 2
 
 
 def test_from_local_directory_and_offline_error(tmp_path):

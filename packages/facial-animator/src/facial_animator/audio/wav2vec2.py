@@ -20,6 +20,7 @@ cache (:meth:`Wav2Vec2AudioEncoder.from_local`, never a download) or are randoml
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -92,8 +93,9 @@ class Wav2Vec2AudioEncoder(Wav2Vec2Model):
     """FaceFormer's wav2vec2 audio encoder: ``(B, S)`` 16 kHz audio → ``(B, T_a, 768)``.
 
     Args:
-        config: a ``Wav2Vec2Config``; the default (``Wav2Vec2Config()``) is the base-960h
-            architecture.
+        config: a ``Wav2Vec2Config``, or a mapping of its fields (how a YAML preset sizes a
+            random-init encoder, e.g. ``{hidden_size: 32, num_hidden_layers: 1, ...}``); the default
+            (``Wav2Vec2Config()``) is the base-960h architecture.
         frame_rate_mode: ``"interpolate"`` (VOCASET: 50 Hz → ``fps``) or ``"pair"`` (BIWI: two
             50 Hz frames per 25 fps motion frame).
         fps: motion frame rate.
@@ -103,13 +105,15 @@ class Wav2Vec2AudioEncoder(Wav2Vec2Model):
 
     def __init__(
         self,
-        config: Wav2Vec2Config | None = None,
+        config: Wav2Vec2Config | Mapping[str, Any] | None = None,
         *,
         frame_rate_mode: FrameRateMode = "interpolate",
         fps: float = 30.0,
         normalize_input: bool = True,
         mask_min_masks: int = 2,
     ) -> None:
+        if isinstance(config, Mapping):
+            config = Wav2Vec2Config(**config)
         super().__init__(config if config is not None else Wav2Vec2Config())
         pos = self.encoder.pos_conv_embed
         pos.conv = LegacyWeightNormConv1d(pos.conv)
