@@ -101,6 +101,8 @@ def test_crumpled_flame_sized_mesh_matches_brute_force_within_budget(monkeypatch
 
     evaluated = _count_enumerated(monkeypatch)
     monkeypatch.setattr(_binning, "MAX_PAIRS", budget)
+    # the exactness of the chunked search itself: no overdraw budget (tested in test_overdraw_budget.py)
+    monkeypatch.setattr(_binning, "OVERDRAW_BUDGET", total)
     got = _binning.find_candidates(screen, faces, (h, w), 0.0, 4, cull_backfaces=False)[0]
 
     want = _brute_force_nearest(screen[0].double().numpy(), faces.numpy(), h, w, 4)

@@ -2,6 +2,7 @@
 
 from ._version import __version__
 from .backends import Pytorch3dRasterizer, TorchRasterizer, pytorch3d_available
+from .backends._binning import OVERDRAW_BUDGET, RenderBudgetWarning
 from .blending import BlendParams, composite, contour_coverage, edge_neighbours
 from .cameras import Camera, OrthographicCamera, PerspectiveCamera
 from .colormap import apply_colormap, colorbar_image
@@ -32,6 +33,8 @@ from .synthetic import lip_sheets
 from .video import render_frames, render_video, write_video
 
 __all__ = [
+    "OVERDRAW_BUDGET",
+    "RenderBudgetWarning",
     "FIXED_CROPS",
     "BlendParams",
     "Camera",

@@ -28,9 +28,19 @@ Cost is bounded whatever the geometry (an untrained animator's crumpled or far-o
 
 The top ``K`` of a union is the top ``K`` of the parts' top ``K`` and culled pairs can never be selected,
 so the chunked search returns exactly what a single pass returns.
+
+*Overdraw budget* (time): depth culling cannot prune a pixel that holds fewer than ``K`` candidates, so a
+crumpled mesh whose large triangles all cross the window could still enumerate ``F x H x W`` pairs. Each
+image enumerates at most ``OVERDRAW_BUDGET x H x W`` pairs (plus one window): its jobs are taken nearest
+first (by the triangle's smallest corner depth) until the budget is spent, and the farther ones are
+dropped, with a :class:`RenderBudgetWarning` naming the images. A real mesh stays far below the budget (a
+FLAME or BIWI head, and the synthetic face, enumerate under 10 pairs per pixel), so its render is exact;
+the rule is per image, so an image renders the same in any batch.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import torch
 
@@ -41,6 +51,14 @@ MAX_PAIRS = 1 << 21
 
 Above it the search is chunked (see the module docstring); a chunk evaluates at most ``MAX_PAIRS`` plus
 one window of pairs, whatever the geometry."""
+
+OVERDRAW_BUDGET = 64
+"""Most (pixel, triangle) pairs an image enumerates, per pixel of the window (see the module docstring)."""
+
+
+class RenderBudgetWarning(RuntimeWarning):
+    """An image's triangles exceeded :data:`OVERDRAW_BUDGET`; its farthest triangles were not rasterized."""
+
 
 TILE = 8
 """Side in pixels of the tiles of the depth-culling test of the chunked search."""
@@ -238,6 +256,7 @@ def find_candidates(
     cnt = ny * nx
     keep = torch.nonzero(cnt > 0, as_tuple=True)[0]
     ids, band, i0, j0, ny, nx, cnt = (t.index_select(0, keep) for t in (ids, band, i0, j0, ny, nx, cnt))
+    ids, band, i0, j0, ny, nx, cnt = _within_budget(ids, band, i0, j0, ny, nx, cnt, zs, f, n, h * w)
 
     top = torch.full((n * h * w, k), _EMPTY, dtype=torch.int64, device=device)
     total = int(cnt.sum()) if cnt.numel() else 0
@@ -256,6 +275,37 @@ def find_candidates(
     face = top & 0xFFFFFFFF
     out = torch.where(top != _EMPTY, face, torch.full_like(face, -1))
     return out.view(n, h, w, k)
+
+
+def _within_budget(ids, band, i0, j0, ny, nx, cnt, zs, f, n, pixels):
+    """The jobs each image keeps under :data:`OVERDRAW_BUDGET`: nearest first, up to the first job that
+    starts beyond the budget (all of them when the image's boxes hold fewer pairs)."""
+    image = torch.div(ids, f, rounding_mode="floor")
+    totals = torch.zeros(n, dtype=cnt.dtype, device=cnt.device).index_add_(0, image, cnt)
+    budget = OVERDRAW_BUDGET * pixels
+    over = totals > budget
+    if not bool(over.any()):
+        return ids, band, i0, j0, ny, nx, cnt
+    zmin = zs.index_select(0, ids).amin(-1)
+    order = torch.argsort(zmin, stable=True)
+    order = order.index_select(0, torch.argsort(image.index_select(0, order), stable=True))
+    img_sorted, cnt_sorted = image.index_select(0, order), cnt.index_select(0, order)
+    cum = torch.cumsum(cnt_sorted, 0)
+    first = torch.cumsum(torch.bincount(img_sorted, minlength=n), 0) - torch.bincount(img_sorted, minlength=n)
+    before = torch.cat([cum.new_zeros(1), cum])[first].index_select(0, img_sorted)  # pairs of earlier images
+    start_in_image = cum - cnt_sorted - before
+    kept = order[start_in_image < budget]
+    kept = torch.sort(kept).values  # the original job order (the search's result does not depend on it)
+    frames = torch.nonzero(over, as_tuple=True)[0].tolist()
+    warnings.warn(
+        f"image(s) {frames[:8]}{' ...' if len(frames) > 8 else ''}: the triangles' boxes hold "
+        f"{int(totals.max())} (pixel, triangle) pairs, over the budget of {budget} "
+        f"({OVERDRAW_BUDGET} per pixel); the farthest triangles were not rasterized (a crumpled or "
+        "far-off mesh?)",
+        RenderBudgetWarning,
+        stacklevel=4,
+    )
+    return tuple(t.index_select(0, kept) for t in (ids, band, i0, j0, ny, nx, cnt))
 
 
 def _chunked_search(top, evaluate, ids, band, i0, j0, ny, nx, cnt, zs, f, size) -> None:
