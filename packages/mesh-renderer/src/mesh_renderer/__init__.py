@@ -33,9 +33,8 @@ from .synthetic import lip_sheets
 from .video import render_frames, render_video, write_video
 
 __all__ = [
-    "OVERDRAW_BUDGET",
-    "RenderBudgetWarning",
     "FIXED_CROPS",
+    "OVERDRAW_BUDGET",
     "BlendParams",
     "Camera",
     "DepthShader",
@@ -50,6 +49,7 @@ __all__ = [
     "PhongShader",
     "Pytorch3dRasterizer",
     "RasterSettings",
+    "RenderBudgetWarning",
     "ShadingInputs",
     "SoftSilhouetteShader",
     "TorchRasterizer",
