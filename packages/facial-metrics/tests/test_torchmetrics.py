@@ -181,7 +181,7 @@ def _free_port() -> int:
 def test_ddp_gloo_sync_equals_single_process(tmp_path):
     out = tmp_path / "rank0.pt"
     mp.spawn(_worker, args=(2, _free_port(), str(out)), nprocs=2, join=True)
-    got = torch.load(out)
+    got = torch.load(out, weights_only=True)
     pred, gt, tpl = _data(7)
     single = _collection()
     for s in range(len(pred)):
