@@ -277,6 +277,12 @@ def find_candidates(
     return out.view(n, h, w, k)
 
 
+def _nearest_first_by_image(zmin: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """Job order: by image, and within an image by the smallest corner depth (both sorts stable)."""
+    order = torch.argsort(zmin, stable=True)
+    return order.index_select(0, torch.argsort(image.index_select(0, order), stable=True))
+
+
 def _within_budget(ids, band, i0, j0, ny, nx, cnt, zs, f, n, pixels):
     """The jobs each image keeps under :data:`OVERDRAW_BUDGET`: nearest first, up to the first job that
     starts beyond the budget (all of them when the image's boxes hold fewer pairs)."""
@@ -286,9 +292,7 @@ def _within_budget(ids, band, i0, j0, ny, nx, cnt, zs, f, n, pixels):
     over = totals > budget
     if not bool(over.any()):
         return ids, band, i0, j0, ny, nx, cnt
-    zmin = zs.index_select(0, ids).amin(-1)
-    order = torch.argsort(zmin, stable=True)
-    order = order.index_select(0, torch.argsort(image.index_select(0, order), stable=True))
+    order = _nearest_first_by_image(zs.index_select(0, ids).amin(-1), image)
     img_sorted, cnt_sorted = image.index_select(0, order), cnt.index_select(0, order)
     cum = torch.cumsum(cnt_sorted, 0)
     first = torch.cumsum(torch.bincount(img_sorted, minlength=n), 0) - torch.bincount(img_sorted, minlength=n)
@@ -315,8 +319,7 @@ def _chunked_search(top, evaluate, ids, band, i0, j0, ny, nx, cnt, zs, f, size) 
     device = top.device
     # nearest first within each image: sort by the smallest corner depth, then (stably) by image
     zmin = zs.index_select(0, ids).amin(-1) * _DEPTH_MARGIN
-    order = torch.argsort(zmin, stable=True)
-    order = order.index_select(0, torch.argsort(torch.div(ids, f, rounding_mode="floor")[order], stable=True))
+    order = _nearest_first_by_image(zmin, torch.div(ids, f, rounding_mode="floor"))
     ids, band, i0, j0, ny, nx, cnt, zmin = (
         t.index_select(0, order) for t in (ids, band, i0, j0, ny, nx, cnt, zmin)
     )
