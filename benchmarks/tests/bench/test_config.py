@@ -34,6 +34,24 @@ def test_unknown_animator_is_refused_at_load_with_a_suggestion(tmp_path: Path) -
     assert "animators.0.registry" in str(err.value) and "Did you mean 'faceformer'" in str(err.value)
 
 
+def test_animator_arguments_are_checked_against_the_constructor_at_load() -> None:
+    # FaceFormer.__init__ has feature_dim; a misspelt key would otherwise fail with a TypeError when
+    # the grid reaches the cell, after the cells before it have trained
+    with pytest.raises(ConfigError, match=r"animators\.0: kwargs\.feature_dmi: not an argument of animator "
+                       r"'faceformer'.*Did you mean 'feature_dim'\?"):
+        load_config("smoke", ["animators.0.kwargs.feature_dmi=8"])
+    with pytest.raises(ConfigError, match=r"animators\.1: vq\.face_quan_nun: not a field of VQConfig.*"
+                       r"Did you mean 'face_quan_num'\?"):
+        load_config("smoke", ["animators.1.vq={face_quan_nun: 4}"])
+    no_vq = r"animators\.0: vq: animator 'faceformer'.*has no stage-1 VQ config"
+    with pytest.raises(ConfigError, match=no_vq):
+        load_config("smoke", ["animators.0.vq={face_quan_num: 4}"])
+    # an animator without a dataset argument (the example MLP) is refused one
+    with pytest.raises(ConfigError, match=r"kwargs\.dataset: not an argument of animator 'example_mlp'"):
+        load_config("smoke", ["animators=[{name: M, registry: example_mlp, kwargs: {dataset: biwi}}]"])
+    assert load_config("smoke", ["animators.0.kwargs.dataset=biwi"]).animators[0].kwargs["dataset"] == "biwi"
+
+
 def test_default_has_a_spread_over_seeds() -> None:
     assert len(load_config("default").seeds) >= 2
 
