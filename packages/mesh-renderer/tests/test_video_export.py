@@ -172,11 +172,11 @@ def test_mouth_layout_frame_size_and_the_zoom_shows_the_lip_region():
     np.testing.assert_array_equal(frames[:, : 18 + size], top)  # the first row is the side-by-side layout
 
     # independent reference: a 4x larger render of the ground truth, cropped around the lip vertices'
-    # pixel bounding box (over every frame of both sequences) widened by the margin and to 2:1, resized
+    # pixel bounding box (over every frame of the ground truth) widened by the margin and to 2:1, resized
     k = 4
     hi_cam = OrthographicCamera(scale=0.45, image_size=k * size)
     hi = render_frames(gt, f, hi_cam)
-    px = hi_cam.project(torch.cat([pred[:, lips], gt[:, lips]])).reshape(-1, 3)[:, :2].numpy()
+    px = hi_cam.project(gt[:, lips]).reshape(-1, 3)[:, :2].numpy()
     (x0, y0), (x1, y1) = px.min(axis=0), px.max(axis=0)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     hx, hy = (x1 - x0) / 2 * (1 + margin), (y1 - y0) / 2 * (1 + margin)
@@ -195,6 +195,20 @@ def test_mouth_layout_frame_size_and_the_zoom_shows_the_lip_region():
         diff = np.abs(zoom_gt[i] - want).mean()
         shifted = np.abs(zoom_gt[i] - crop(hi[i], dy=hy)).mean()  # half a crop lower: another region
         assert diff < 12 and shifted > 2 * diff
+
+
+def test_mouth_zoom_frames_the_ground_truth_whatever_the_prediction():
+    from mesh_renderer.video import compose_frames
+
+    t, size = 3, 64
+    pred, gt, f, lips = _lip_sequence(t)
+    cam = OrthographicCamera(scale=0.45, image_size=size)
+    near = compose_frames(pred, f, gt=gt, camera=cam, layout="mouth", mouth=lips)
+    wild = pred.clone()
+    wild[:, lips] += torch.tensor([3.0, -2.0, 0.0])  # lips of a diverged model, far off the face
+    far = compose_frames(wild, f, gt=gt, camera=cam, layout="mouth", mouth=lips)
+    # the ground-truth zoom panel, with its title giving the zoom factor, does not change
+    np.testing.assert_array_equal(far[:, 18 + size :, size : 2 * size], near[:, 18 + size :, size : 2 * size])
 
 
 def test_mouth_layout_video_and_errors(tmp_path):

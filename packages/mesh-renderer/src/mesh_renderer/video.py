@@ -6,9 +6,11 @@ with the same three panels zoomed onto the mouth (needs ``gt`` and the lip verte
 the per-vertex L2 distance ``||pred_v - gt_v||`` in the vertices' units, drawn on the predicted geometry.
 
 The mouth zoom of ``"mouth"`` is rendered, not upscaled: an orthographic camera looks at the bounding
-box of the lip vertices over every frame of prediction and ground truth (one fixed box, so the zoom does
-not jitter), widened by ``mouth_margin`` of its half-size on each side and to the panel's aspect
-(width : height = 2 : 1), and centred in the panel (:func:`mouth_camera`).
+box of the ground truth's lip vertices over every frame (one fixed box, so the zoom does not jitter, is
+the same for every model shown on the sequence, and stays on the mouth when a prediction is far off the
+face: predicted lips outside the box leave the panel), widened by ``mouth_margin`` of its half-size on
+each side and to the panel's aspect (width : height = 2 : 1), and centred in the panel
+(:func:`mouth_camera`).
 """
 
 from __future__ import annotations
@@ -227,7 +229,7 @@ def compose_frames(
     idx = torch.from_numpy(np.array(mouth, dtype=np.int64).reshape(-1))
     h, w = camera.image_size
     panel = (max(2, h // 2), w)
-    zoom = mouth_camera(camera, torch.cat([pred[:, idx], gt[:, idx]]), panel, margin=mouth_margin)
+    zoom = mouth_camera(camera, gt[:, idx], panel, margin=mouth_margin)
     times = f"x{zoom.scale / camera.scale:.1f}"
     row = [
         _stack_titles(render_frames(pred, faces, zoom, backend=backend), f"prediction, mouth {times}"),
