@@ -92,10 +92,8 @@ def _parse(argv: list[str]):
     rest = [a for a in argv if a != "--debug"]
     while hasattr(cmd, "resolve_command"):  # a group: the next word names its sub-command
         name, cmd, rest = cmd.resolve_command(parent, rest)
-        parent = cmd.make_context(name, rest, parent=parent) if not hasattr(cmd, "resolve_command") else (
-            cmd.make_context(name, [], parent=parent, resilient_parsing=True)
-        )
-    return parent
+        parent = cmd.make_context(name, [], parent=parent, resilient_parsing=True)
+    return cmd.make_context(parent.info_name, rest, parent=parent.parent)  # the leaf, parsed strictly
 
 
 @pytest.mark.parametrize(

@@ -312,46 +312,11 @@ class AnimatorSpec(_Strict):
 
     @model_validator(mode="after")
     def _kwargs_fit_the_constructor(self) -> AnimatorSpec:
-        """Every ``kwargs`` key (and ``vq``) is an argument the animator accepts: checked at load, not
-        after the grid has trained other cells."""
-        import difflib
-        import inspect
+        """Every ``kwargs`` key (and ``vq``) is one the animator accepts: checked at load, not after the
+        grid has trained other cells (:func:`talkbench.animator_args.check_animator_args`)."""
+        from .animator_args import check_animator_args
 
-        from facial_animator import Animator, get_animator
-        from facial_animator.base import SETUP_FIELDS
-
-        cls = get_animator(self.registry)
-        own_setup = getattr(cls.from_setup, "__func__", None) is not Animator.from_setup.__func__
-        target = cls.from_setup if own_setup else cls.__init__
-        params = inspect.signature(target).parameters
-        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            return self  # forwards what it does not name: the constructor itself is the check
-        accepted = {
-            n for n, p in params.items()
-            if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-        } - {"self", "cls", "setup", *(f for f in SETUP_FIELDS if f != "dataset")}
-        where = f"{cls.__module__}.{cls.__qualname__}"
-        for key in sorted(set(self.kwargs) - accepted):
-            near = difflib.get_close_matches(key, sorted(accepted), n=1)
-            hint = f" Did you mean {near[0]!r}?" if near else ""
-            raise ValueError(
-                f"kwargs.{key}: not an argument of animator {self.registry!r} ({where}).{hint} "
-                f"Its arguments: {', '.join(sorted(accepted))}"
-            )
-        if self.vq is not None and "vq_config" not in accepted:
-            raise ValueError(f"vq: animator {self.registry!r} ({where}) has no stage-1 VQ config (vq_config)")
-        if self.vq is not None:  # the harness builds facial_animator.codetalker.VQConfig(in_dim=..., **vq)
-            import dataclasses
-
-            from facial_animator.codetalker import VQConfig
-
-            fields = {f.name for f in dataclasses.fields(VQConfig)} - {"in_dim"}
-            for key in sorted(set(self.vq) - fields):
-                near = difflib.get_close_matches(key, sorted(fields), n=1)
-                hint = f" Did you mean {near[0]!r}?" if near else ""
-                raise ValueError(
-                    f"vq.{key}: not a field of VQConfig.{hint} Its fields: {', '.join(sorted(fields))}"
-                )
+        check_animator_args(self.registry, self.kwargs, self.vq)
         return self
 
 

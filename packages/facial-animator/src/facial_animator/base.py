@@ -13,6 +13,7 @@ positions (template + offsets); ``style`` is a ``(B,)`` long index into the trai
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import ClassVar
@@ -267,6 +268,23 @@ class Animator(nn.Module):
         args: dict[str, object] = {name: getattr(setup, name) for name in cls.setup_args}
         args.update(kwargs)
         return cls(**args)
+
+    @classmethod
+    def accepted_kwargs(cls) -> frozenset[str] | None:
+        """The user keyword arguments :meth:`from_setup` accepts; ``None`` when it takes any.
+
+        Read from the signature of an overriding ``from_setup``, else of ``__init__`` (what the default
+        forwards to), less the data-given ``num_vertices``, ``num_styles`` and ``fps``; ``None`` when
+        that signature has ``**kwargs`` (only construction itself can check them then). A harness uses it
+        to refuse a misspelt argument before any work starts.
+        """
+        own = getattr(cls.from_setup, "__func__", None) is not Animator.from_setup.__func__
+        params = inspect.signature(cls.from_setup if own else cls.__init__).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return None
+        named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        not_user = {"self", "cls", "setup", *(f for f in SETUP_FIELDS if f != "dataset")}
+        return frozenset(n for n, p in params.items() if p.kind in named) - not_user
 
     def forward(self, batch: AnimatorInput) -> AnimatorOutput:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement forward(batch) -> AnimatorOutput")
