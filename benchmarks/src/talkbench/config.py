@@ -72,6 +72,9 @@ class DataConfig(_Strict):
     #: run even when a split lacks sequences the dataset should hold (``data info`` lists them;
     #: the VOCASET release lacks a few); by default such a run stops with an error naming them
     allow_missing: bool = False
+    #: synthetic corpus only: the face it is generated on, ``synth-face-v1`` (the procedural face) or
+    #: ``synth-head-v2`` (the CC0 MakeHuman head with teeth, tongue and ARKit face units; docs/datasets.md)
+    topology: Literal["synth-face-v1", "synth-head-v2"] = "synth-face-v1"
     #: region masks of a real-data protocol (LVE lips, FDD upper face), never shipped (licensed):
     #: ``vocaset``: the FLAME region pickle ``FLAME_masks.pkl`` (region name -> vertex ids; the
     #: protocol uses ``lips`` and ``forehead`` + ``eye_region``); ``biwi-test-*``: the folder of
@@ -378,7 +381,7 @@ class BenchConfig(_Strict):
                     f"{key} {name!r} reads the synthetic face only; protocol {self.data.protocol!r} "
                     f"needs a reader trained on its data ({key}: null)"
                 )
-            check_render(name, self.render, key)
+            check_render(name, self.render, key, self.data.topology)
         return self
 
     def run_specs(self) -> list[RunSpec]:

@@ -52,6 +52,7 @@ class AVGuidance:
         tokenizer: its tokenizer.
         faces: ``(F, 3)`` faces of the topology; ``lip_indices``: vertex ids of the lips (mouth locator).
         render / guidance: the config sections.
+        albedo: ``(V, 3)`` per-vertex colour of the topology (``Sample.albedo``), or ``None``.
     """
 
     def __init__(
@@ -62,8 +63,10 @@ class AVGuidance:
         lip_indices: np.ndarray | torch.Tensor,
         render: RenderConfig,
         guidance: GuidanceConfig,
+        albedo: np.ndarray | None = None,
     ) -> None:
         self.expert = expert
+        self.albedo = None if albedo is None else torch.as_tensor(np.asarray(albedo, dtype=np.float32))
         self.tokenizer = tokenizer
         self.faces = torch.as_tensor(faces, dtype=torch.long)
         self.lip_indices = torch.as_tensor(np.array(lip_indices), dtype=torch.long)
@@ -80,7 +83,9 @@ class AVGuidance:
             if self.preconditioner is None or self.preconditioner.num_vertices != vertices.shape[-2]:
                 self.preconditioner = LaplacianPreconditioner(self.faces, vertices.shape[-2], strength)
             vertices = self.preconditioner(vertices)
-        return render_mouth(vertices, self.faces.to(vertices.device), self.lip_indices, fps, self.render)
+        albedo = None if self.albedo is None else self.albedo.to(vertices.device)
+        faces = self.faces.to(vertices.device)
+        return render_mouth(vertices, faces, self.lip_indices, fps, self.render, albedo)
 
     def __call__(
         self, vertices: torch.Tensor, fps: float, audio: torch.Tensor, transcripts: list[str]

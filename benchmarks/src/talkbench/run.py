@@ -355,6 +355,7 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
         camera=cam,
         layout="mouth",
         mouth=np.asarray(ctx.masks["lip"].indices),
+        albedo=sample.albedo,
     )
 
 

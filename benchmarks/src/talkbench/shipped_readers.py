@@ -82,6 +82,8 @@ class ReaderRecipe(BaseModel):
     #: variance floor of the audio layer norm the reader is trained (and reads) with; the shipped readers
     #: were trained with 1e-5 (``lipread_expert.LEGACY_AUDIO_NORM_EPS``), official ones use 1e-8
     audio_norm_eps: float = 1e-5
+    #: the face of the pool corpora (``data.topology``); manifests without it were trained on synth-face-v1
+    topology: Literal["synth-face-v1", "synth-head-v2"] = "synth-face-v1"
     #: the render settings of the synthetic presets (a 44 px mouth window of a 112 px view)
     render: RenderConfig = Field(
         default_factory=lambda: RenderConfig(
@@ -121,9 +123,19 @@ def shipped_manifest(name: str, key: str = "reader.judge") -> dict[str, Any]:
     return data
 
 
-def check_render(name: str, render: RenderConfig, key: str = "reader.judge") -> None:
-    """Raise :class:`ShippedReaderError` when ``render`` differs from the settings ``name`` was trained on."""
-    trained = RenderConfig(**shipped_manifest(name, key)["recipe"]["render"])
+def check_render(
+    name: str, render: RenderConfig, key: str = "reader.judge", topology: str | None = None
+) -> None:
+    """Raise :class:`ShippedReaderError` when ``render`` differs from the settings ``name`` was trained on,
+    or ``topology`` (the preset's ``data.topology``) from the face it was trained on."""
+    recipe = shipped_manifest(name, key)["recipe"]
+    trained_on = recipe.get("topology", "synth-face-v1")
+    if topology is not None and topology != trained_on:
+        raise ShippedReaderError(
+            f"{key} {name!r} was trained on renders of {trained_on}, but data.topology is {topology!r}: "
+            f"use a reader trained on {topology} renders, or set {key}: null to train one on this preset"
+        )
+    trained = RenderConfig(**recipe["render"])
     diff = [
         f"render.{k} is {getattr(render, k)!r}, the reader's {v!r}"
         for k, v in trained.model_dump().items()
@@ -165,7 +177,7 @@ def _pool_config(recipe: ReaderRecipe, root: Path) -> Any:
     return BenchConfig.model_validate(
         {
             "name": "reader-pool",
-            "data": {"protocol": "synth", "root": str(root), "generate": True},
+            "data": {"protocol": "synth", "root": str(root), "generate": True, "topology": recipe.topology},
             "animators": [{"name": "FaceFormer", "registry": "faceformer"}],
             "render": recipe.render.model_dump(),
         }
@@ -187,7 +199,7 @@ def _pool(
         root = work / f"corpus-seed{seed}"
         if not (root / "corpus.json").is_file():
             size = CorpusSize(recipe.sentences_per_speaker, recipe.pool_per_speaker)
-            generate_corpus(root, seed=seed, size=size, progress=progress)
+            generate_corpus(root, seed=seed, size=size, progress=progress, topology=recipe.topology)
         cfg = _pool_config(recipe, root)
         samples = [s for split in ("train", "val", "test", "pool") for s in load_split(cfg, split)]
         lips = load_masks(cfg)["lip"].indices

@@ -109,3 +109,34 @@ def test_render_mouth_video_real_biwi_topology(biwi, golden):
     assert float((gray[:60] > 0.3).float().mean()) > 0.97
     assert float((gray[-4:] < 0.05).float().mean()) > 0.9
     assert np.isfinite(out.numpy()).all()
+
+
+def _biwi_mouth(biwi, **kwargs):
+    verts, faces, lips = biwi
+    cam = OrthographicCamera.preset("biwi", image_size=224)
+    seq = verts.expand(3, -1, -1)[None].clone()
+    return render_mouth_video(seq, faces, lips, cam, fps_in=25.0, fps_out=25.0, faces_per_pixel=2, **kwargs)
+
+
+def test_constant_vertex_colours_equal_the_default_albedo(biwi):
+    grey = torch.full((biwi[0].shape[0], 3), 180 / 255)
+    torch.testing.assert_close(_biwi_mouth(biwi, vertex_colors=grey), _biwi_mouth(biwi), atol=1e-5, rtol=0)
+    dark_lips = grey.clone()
+    dark_lips[biwi[2]] = 0.2
+    assert _biwi_mouth(biwi, vertex_colors=dark_lips).mean() < _biwi_mouth(biwi).mean() - 0.05
+    with pytest.raises(ValueError, match="vertex_colors must have shape"):
+        _biwi_mouth(biwi, vertex_colors=grey[:10])
+
+
+def test_culling_back_faces_keeps_what_the_camera_sees(biwi):
+    # a real head seen from the front: back faces lie behind front faces, so the mouth crop is the same
+    # wherever a front face covers the pixel; only the soft fringe of silhouettes may differ
+    full, culled = _biwi_mouth(biwi), _biwi_mouth(biwi, cull_backfaces=True)
+    same = (full - culled).abs() < 1e-4
+    assert same.float().mean() > 0.97
+    verts, faces, lips = biwi
+    cam = OrthographicCamera.preset("biwi", image_size=224)
+    screen = cam(verts[None])[0]
+    a, b, c = (screen[faces[:, i], :2] for i in range(3))
+    area2 = (b - a)[:, 0] * (c - a)[:, 1] - (c - a)[:, 0] * (b - a)[:, 1]
+    assert (area2 > 0).float().mean() > 0.02  # there is something to cull (4 % of BIWI faces away)

@@ -141,6 +141,7 @@ class ProcessedDataset(Dataset[Sample]):
         spec: the split (subjects, sentence numbers, fps, stride, topology); see
             :func:`talkbench.datasets.splits.split_spec`.
         faces: ``(F, 3)`` triangle list of the topology, if known.
+        albedo: ``(V, 3)`` per-vertex colour of the topology for renders, if it has one.
         transcripts: a transcript file or folder (see :class:`TranscriptSource`), optional. Every
             transcript (this file or an alignment's) is normalised with
             :func:`facial_metrics.text.normalize_transcript`, as the text metrics normalise.
@@ -167,10 +168,12 @@ class ProcessedDataset(Dataset[Sample]):
         attributes: dict[str, dict[str, Any]] | None = None,
         vertex_loader: Callable[[Path], np.ndarray] | None = None,
         expected: Iterable[str] | None = None,
+        albedo: np.ndarray | None = None,
     ) -> None:
         self.root = Path(root)
         self.spec = spec
         self.faces = faces
+        self.albedo = albedo
         self.max_mismatch_s = max_mismatch_s
         self.attributes = attributes or {}
         vdir, self.wav_dir = self.root / "vertices_npy", self.root / "wav"
@@ -262,6 +265,7 @@ class ProcessedDataset(Dataset[Sample]):
             phones=phones,
             speaker_index=self.spec.speaker_index(subject),
             attributes=dict(self.attributes.get(vpath.stem, {})),
+            albedo=self.albedo,
         )
 
     def validate(self) -> None:

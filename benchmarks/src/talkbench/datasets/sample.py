@@ -39,6 +39,8 @@ class Sample:
         speaker_index: index of the subject in the protocol's training-subject list, or ``-1`` for
             a subject outside it (unseen test speakers).
         attributes: extra per-utterance labels (the synthetic corpus stores its mood here).
+        albedo: ``float32 (V, 3)`` per-vertex colour of the topology for renders, when it has one
+            (the synthetic head's parts: skin, lips, teeth, tongue, mouth cavity, eyes).
     """
 
     subject: str
@@ -54,6 +56,7 @@ class Sample:
     phones: list[Segment] | None = None
     speaker_index: int = -1
     attributes: dict[str, Any] = field(default_factory=dict)
+    albedo: np.ndarray | None = None
 
     @property
     def name(self) -> str:

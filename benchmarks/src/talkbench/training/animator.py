@@ -152,7 +152,13 @@ class AnimatorTrainer:
             model.train(g.expert_trainable)
             model.requires_grad_(g.expert_trainable)
             self.guidance = AVGuidance(
-                model, expert.tokenizer, torch.as_tensor(faces), lip_indices, self.config.render, g
+                model,
+                expert.tokenizer,
+                torch.as_tensor(faces),
+                lip_indices,
+                self.config.render,
+                g,
+                albedo=first.albedo,
             )
             if g.expert_trainable:
                 params.append(

@@ -47,6 +47,15 @@ def window_transcript(words: list[tuple[str, float, float]], t0: float, t1: floa
 def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
     """The data root; the synthetic corpus is generated there first when missing and allowed."""
     root = Path(config.data.root)
+    if (root / "corpus.json").is_file() and config.data.protocol == "synth":
+        from ..datasets.synth.dataset import load_manifest
+
+        found = load_manifest(root).get("topology")
+        if found != config.data.topology:
+            raise DataError(
+                f"{root / 'corpus.json'}: the corpus is on {found}, but data.topology is "
+                f"{config.data.topology!r}; set data.root to another folder, or data.topology={found}"
+            )
     if (root / "corpus.json").is_file() or config.data.protocol != "synth":
         if not root.exists():
             raise FileNotFoundError(
@@ -69,7 +78,7 @@ def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
             d.corpus_sentences or base.sentences_per_speaker,
             base.pool_per_speaker if d.corpus_pool is None else d.corpus_pool,
         )
-    generate_corpus(root, seed=d.corpus_seed, size=size, progress=progress)
+    generate_corpus(root, seed=d.corpus_seed, size=size, progress=progress, topology=d.topology)
     return root
 
 

@@ -132,6 +132,8 @@ def render_mouth_video(
     per: str = "sequence",
     num_out: int | None = None,
     chunk_frames: int = 256,
+    vertex_colors: torch.Tensor | np.ndarray | None = None,
+    cull_backfaces: bool = False,
 ) -> torch.Tensor:
     """Differentiable lip-reader input ``(B, T_out, 1, out_size, out_size)`` from ``(B, T, V, 3)`` vertices.
 
@@ -139,6 +141,10 @@ def render_mouth_video(
     ``sigma`` set so coverage falls from 0.5 to ~0.0001 over that distance) and Lambert shading with the
     AV-guidance lights, converts to normalised grayscale and resamples ``fps_in`` -> ``fps_out``. Frames
     are rasterized ``chunk_frames`` at a time to bound the memory of the candidate search.
+    ``vertex_colors``: ``(V, 3)`` albedo per vertex in [0, 1] for the default shader (lips, teeth,
+    tongue and a dark mouth interior told apart by colour); ``None`` keeps its uniform grey.
+    ``cull_backfaces``: leave out triangles facing away from the camera (a head's mouth interior,
+    teeth and tongue behind closed lips, the back of the skull) before the candidate search.
     """
     if vertices.ndim != 4 or vertices.shape[-1] != 3:
         raise ValueError(f"vertices must have shape (B, T, V, 3), got {tuple(vertices.shape)}")
@@ -146,11 +152,21 @@ def render_mouth_video(
     size = (crop.out_size, crop.out_size)
     blur = blur_radius_for_pixels(blur_pixels, size) if blur_pixels > 0 else 0.0
     settings = RasterSettings(
-        image_size=size, blur_radius=blur, faces_per_pixel=faces_per_pixel if blur else 1
+        image_size=size,
+        blur_radius=blur,
+        faces_per_pixel=faces_per_pixel if blur else 1,
+        cull_backfaces=cull_backfaces,
     )
     if shader is None:
         # coverage sigmoid(-d^2 / sigma) reaches 1e-4 at the blur radius: sigma = r^2 / ln(1e4 - 1)
-        shader = LambertShader(blend=BlendParams(sigma=max(blur, 1e-12) / 9.21))
+        colors = None
+        if vertex_colors is not None:
+            colors = torch.as_tensor(np.asarray(vertex_colors, dtype=np.float32)).to(vertices)
+            if colors.shape != (v, 3):
+                raise ValueError(f"vertex_colors must have shape ({v}, 3), got {tuple(colors.shape)}")
+        shader = LambertShader(blend=BlendParams(sigma=max(blur, 1e-12) / 9.21), vertex_colors=colors)
+    elif vertex_colors is not None:
+        raise ValueError("pass vertex_colors to the shader you give, not to render_mouth_video")
     renderer = MeshRenderer(camera, get_rasterizer(backend, settings), shader)
     offsets = mouth_window_offsets(locate_mouth(vertices, lip_indices, camera, per), crop)
     if chunk_frames < 1:

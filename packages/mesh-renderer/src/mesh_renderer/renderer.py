@@ -31,11 +31,12 @@ class Shader(Protocol):
 def _faces_in_window(
     screen: torch.Tensor, faces: torch.Tensor, settings: RasterSettings
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Cull triangles that lie beyond one window side (plus the blur radius) in every image of the batch.
+    """Cull triangles that lie beyond one window side (plus the blur radius) in every image of the batch,
+    and with ``settings.cull_backfaces`` those that face away from the viewer in every image.
 
     Returns ``(live face ids, faces needed for the normals of their vertices)``, or ``(None, None)`` when
     culling would keep most triangles. Uses Cohen-Sutherland outcodes: a triangle is outside when its three
-    corners share an outside bit.
+    corners share an outside bit. Facing is the sign of the projected area, as the rasterizer's own test.
     """
     h, w = settings.image_size
     margin = settings.blur_radius_pixels + 1.0
@@ -47,7 +48,13 @@ def _faces_in_window(
         | ((y > h + margin).to(torch.uint8) << 3)
     )  # (N, V)
     out = codes[:, faces[:, 0]] & codes[:, faces[:, 1]] & codes[:, faces[:, 2]]
-    live = torch.nonzero((out == 0).any(0), as_tuple=True)[0]
+    keep = out == 0  # (N, F)
+    if settings.cull_backfaces:
+        a, b, c = (screen[:, faces[:, i], :2] for i in range(3))
+        ab, ac = b - a, c - a
+        area2 = ab[..., 0] * ac[..., 1] - ac[..., 0] * ab[..., 1]
+        keep &= area2 < 0  # counter-clockwise to a viewer with y up: negative with the window's y down
+    live = torch.nonzero(keep.any(0), as_tuple=True)[0]
     if live.numel() > 0.7 * faces.shape[0]:
         return None, None
     used = torch.zeros(screen.shape[1], dtype=torch.bool, device=screen.device)

@@ -199,6 +199,7 @@ def compose_frames(
     backend: str = "torch",
     mouth: np.ndarray | torch.Tensor | None = None,
     mouth_margin: float = 0.35,
+    albedo: np.ndarray | torch.Tensor | None = None,
 ) -> np.ndarray:
     """The ``(T, H, W, 3)`` uint8 frames :func:`render_video` encodes (arguments as there)."""
     if layout not in LAYOUTS:
@@ -211,12 +212,22 @@ def compose_frames(
         raise ValueError(f"gt shape {tuple(gt.shape)} differs from pred shape {tuple(pred.shape)}")
     camera = camera or OrthographicCamera(scale=1.0)
     pred = pred.detach()
-    panels = [_stack_titles(render_frames(pred, faces, camera, backend=backend), "prediction")]
+    shade = None
+    if albedo is not None:
+        shade = torch.as_tensor(np.asarray(albedo, dtype=np.float32)).to(pred)
+        if shade.shape != (pred.shape[1], 3):
+            raise ValueError(f"albedo must have shape ({pred.shape[1]}, 3), got {tuple(shade.shape)}")
+        shade = shade.expand(pred.shape[0], -1, -1)
+    panels = [
+        _stack_titles(render_frames(pred, faces, camera, vertex_colors=shade, backend=backend), "prediction")
+    ]
     if layout == "prediction":
         return panels[0]
     assert gt is not None
     gt = gt.detach().to(pred)
-    panels.append(_stack_titles(render_frames(gt, faces, camera, backend=backend), "ground truth"))
+    panels.append(
+        _stack_titles(render_frames(gt, faces, camera, vertex_colors=shade, backend=backend), "ground truth")
+    )
     err = (pred - gt).norm(dim=-1)  # (T, V)
     vmax = float(error_max) if error_max is not None else max(float(err.max()), 1e-12)
     colours = apply_colormap(err, 0.0, vmax).to(pred)
@@ -232,8 +243,10 @@ def compose_frames(
     zoom = mouth_camera(camera, gt[:, idx], panel, margin=mouth_margin)
     times = f"x{zoom.scale / camera.scale:.1f}"
     row = [
-        _stack_titles(render_frames(pred, faces, zoom, backend=backend), f"prediction, mouth {times}"),
-        _stack_titles(render_frames(gt, faces, zoom, backend=backend), f"ground truth, mouth {times}"),
+        _stack_titles(render_frames(pred, faces, zoom, vertex_colors=shade, backend=backend),
+                      f"prediction, mouth {times}"),
+        _stack_titles(render_frames(gt, faces, zoom, vertex_colors=shade, backend=backend),
+                      f"ground truth, mouth {times}"),
         _stack_titles(render_frames(pred, faces, zoom, vertex_colors=colours, backend=backend),
                       f"error, mouth {times}"),
     ]
@@ -255,6 +268,7 @@ def render_video(
     backend: str = "torch",
     mouth: np.ndarray | torch.Tensor | None = None,
     mouth_margin: float = 0.35,
+    albedo: np.ndarray | torch.Tensor | None = None,
 ) -> Path:
     """Render ``(T, V, 3)`` predicted vertices (and optionally ``gt``) to an mp4 with audio.
 
@@ -263,9 +277,12 @@ def render_video(
     ``layout="mouth"`` adds below it a row of the same three panels zoomed onto the lip vertices
     ``mouth`` (indices into V), each as wide as a full panel and half as high (:func:`mouth_camera`;
     ``mouth_margin`` widens the lip bounding box). It needs an :class:`OrthographicCamera`.
+    ``albedo``: ``(V, 3)`` per-vertex colour of the prediction and ground-truth panels (a head's skin,
+    lips, teeth, tongue); ``None``: uniform grey. The error panels keep their colour map.
     """
     frames = compose_frames(pred, faces, gt=gt, camera=camera, layout=layout, error_max=error_max,
-                            error_label=error_label, backend=backend, mouth=mouth, mouth_margin=mouth_margin)
+                            error_label=error_label, backend=backend, mouth=mouth, mouth_margin=mouth_margin,
+                            albedo=albedo)
     return write_video(frames, out, fps, audio=audio)
 
 

@@ -28,7 +28,15 @@ import numpy as np
 from .phonemes import ARPABET_TO_VISEME
 from .rig import SPEECH_CHANNELS
 
-__all__ = ["DOMINANCE", "TARGETS", "CoarticulationStyle", "speech_tracks"]
+__all__ = [
+    "DOMINANCE",
+    "HEAD_DOMINANCE",
+    "HEAD_TARGETS",
+    "TARGETS",
+    "TRACK_CHANNELS",
+    "CoarticulationStyle",
+    "speech_tracks",
+]
 
 _J, _C, _R, _S, _T, _U = range(6)  # jaw, close, round, spread, tuck, upper raise
 
@@ -51,10 +59,30 @@ _TABLE: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
     "oh": ((0.55, 0.00, 0.80, 0.00, 0.00, 0.05), (1.6, 2.0, 2.0, 1.0, 0.5, 0.5)),
     "ou": ((0.25, 0.00, 1.00, 0.00, 0.00, 0.05), (1.2, 2.0, 3.0, 1.2, 0.5, 0.5)),
 }
-TARGETS = {k: np.array(v[0]) for k, v in _TABLE.items()}
-DOMINANCE = {k: np.array(v[1]) for k, v in _TABLE.items()}
-if any(len(v) != len(SPEECH_CHANNELS) for v in (*TARGETS.values(), *DOMINANCE.values())):
-    raise RuntimeError("coarticulation table rows must have one value per speech channel")
+#: viseme -> (target, dominance) of the tongue tip (``synth-head-v2``'s ``tongue_tip`` channel, the
+#: seventh column): between the teeth for /th dh/, raised behind them for /t d n l/, otherwise at
+#: rest with a low dominance so that it follows its neighbours.
+_TONGUE: dict[str, tuple[float, float]] = {
+    "TH": (1.0, 8.0),
+    "DD": (0.25, 1.5),
+    "nn": (0.2, 1.0),
+    "SS": (0.1, 1.0),
+}
+TARGETS = {k: np.array((*v[0], _TONGUE.get(k, (0.0, 0.3))[0])) for k, v in _TABLE.items()}
+DOMINANCE = {k: np.array((*v[1], _TONGUE.get(k, (0.0, 0.3))[1])) for k, v in _TABLE.items()}
+#: the columns of TARGETS / DOMINANCE: the speech channels of synth-face-v1, then the tongue tip
+TRACK_CHANNELS = (*SPEECH_CHANNELS, "tongue_tip")
+if any(len(v) != len(TRACK_CHANNELS) for v in (*TARGETS.values(), *DOMINANCE.values())):
+    raise RuntimeError("coarticulation table rows must have one value per track channel")
+
+#: ``synth-head-v2``'s tables: as above, except that /f v/ hold the jaw nearly closed (target 0.05,
+#: dominance 5) and the lips unrounded (target 0, dominance 4): a labiodental needs the lower lip at the
+#: upper incisors, which a jaw opened, or lips pushed forward, by the neighbouring vowels would keep
+#: from them on a head with teeth.
+HEAD_TARGETS = {k: v.copy() for k, v in TARGETS.items()}
+HEAD_DOMINANCE = {k: v.copy() for k, v in DOMINANCE.items()}
+HEAD_TARGETS["FF"][0], HEAD_DOMINANCE["FF"][0] = 0.05, 5.0
+HEAD_TARGETS["FF"][2], HEAD_DOMINANCE["FF"][2] = 0.0, 4.0
 
 
 @dataclass(frozen=True)
@@ -63,7 +91,8 @@ class CoarticulationStyle:
 
     Attributes:
         theta_anticipatory / theta_carryover: dominance decay rates (1/s) before / after a centre.
-        gains: multiplier per speech channel (jaw, close, round, spread, tuck, raise).
+        gains: multiplier per speech channel (jaw, close, round, spread, tuck, raise); the tongue
+            tip (a seventh track) has gain 1.
         lead_s: visual lead: the face moves this much before the sound (typically 0–40 ms).
     """
 
@@ -78,8 +107,13 @@ def speech_tracks(
     times: np.ndarray,
     style: CoarticulationStyle = CoarticulationStyle(),
     kappa: float = 1.0,
+    targets: dict[str, np.ndarray] | None = None,
+    dominance: dict[str, np.ndarray] | None = None,
 ) -> np.ndarray:
-    """Speech-channel values ``(len(times), 6)`` for ARPAbet ``phones`` ``[(label, start_s, end_s)]``.
+    """Track values ``(len(times), 7)`` (:data:`TRACK_CHANNELS`) for ARPAbet ``phones``
+    ``[(label, start_s, end_s)]``. Each column is computed on its own: the first six are those of
+    ``synth-face-v1``'s speech channels, whatever the seventh. ``targets`` / ``dominance`` default to
+    :data:`TARGETS` / :data:`DOMINANCE`.
 
     Silence segments (target: lips lightly closed, jaw at rest) fill the time before the first
     phone, the gaps, and after the last phone.
@@ -94,7 +128,9 @@ def speech_tracks(
         cursor = end
     segs.append(("sil", cursor, max(t_end, cursor + 0.5)))
     t = np.asarray(times, dtype=np.float64)[:, None] + style.lead_s
-    num = np.zeros((len(times), len(SPEECH_CHANNELS)))
+    target_table = TARGETS if targets is None else targets
+    dominance_table = DOMINANCE if dominance is None else dominance
+    num = np.zeros((len(times), len(TRACK_CHANNELS)))
     den = np.zeros_like(num)
     for vis, start, end in segs:
         if vis == "sil":
@@ -103,8 +139,10 @@ def speech_tracks(
         else:
             dt = t - 0.5 * (start + end)
         rate = np.where(dt < 0, style.theta_anticipatory, style.theta_carryover)
-        dom = DOMINANCE[vis][None, :] * np.exp(-rate * np.abs(dt) ** kappa)
-        num += dom * TARGETS[vis][None, :]
+        dom = dominance_table[vis][None, :] * np.exp(-rate * np.abs(dt) ** kappa)
+        num += dom * target_table[vis][None, :]
         den += dom
     tracks = num / np.maximum(den, 1e-12)
-    return tracks * np.asarray(style.gains)[None, :]
+    gains = np.ones(len(TRACK_CHANNELS))
+    gains[: len(style.gains)] = style.gains
+    return tracks * gains[None, :]

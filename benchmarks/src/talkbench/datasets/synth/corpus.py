@@ -2,16 +2,23 @@
 
 Layout written under ``root`` (the processed VOCASET layout plus what the corpus knows exactly)::
 
-    corpus.json                          manifest: seed, sizes, speakers (voice + style), sequences
+    corpus.json                          manifest: seed, sizes, topology, speakers (voice + style), sequences
     templates.pkl                        dict speaker -> (V, 3) float32 neutral face (plain pickle)
-    faces.npy, synth-face-v1.ply         the topology
+    faces.npy, <topology>.ply            the topology
+    albedo.npy                           (V, 3) float32 per-vertex albedo of the renders (synth-head-v2 only)
     masks/lips.txt, masks/upper_face.txt vertex ids (comma separated, 0-based), masks/masks.json (hashes)
     vertices_npy/<spk>_sNNN.npy          (T, V*3) float32, 30 fps, metres
     wav/<spk>_sNNN.wav                   16 kHz mono PCM-16
     alignments/<spk>_sNNN.json           word and ARPAbet phone timings from the synthesiser's events
-    params/<spk>_sNNN.npy                (T, 13) rig-channel values (see rig.CHANNELS)
+    params/<spk>_sNNN.npy                (T, C) rig-channel values (``synth-face-v1``: the 13 of
+                                         rig.CHANNELS; ``synth-head-v2``: the 14 of head_rig.HEAD_CHANNELS)
     transcripts/<spk>.txt                one line per sentence number
     pool/...                             the same layout for the lip-reader pool (``<spk>_pNNN``)
+
+Topologies: ``synth-face-v1`` (the procedural face of :mod:`.face` and its rig :mod:`.rig`) or
+``synth-head-v2`` (the shipped CC0 human head of :mod:`.head`, its face units driven by
+:mod:`.head_rig`, speakers' heads from :mod:`.head_identity`). Both share the speakers' voices,
+sentences, styles and random draws; only the face and what drives it differ.
 
 Speakers ``synth01``–``synth12``: train 01–08, val 09–10, test 11–12 (protocol ``synth`` of
 facial-metrics). The pool re-uses the training speakers 01–08 with fresh sentences, so the
@@ -45,16 +52,28 @@ from ..sample import AUDIO_RATE
 from .coarticulation import CoarticulationStyle
 from .face import TOPOLOGY, build_face, identity_shape
 from .grammar import sample_sentence
+from .head import HEAD_TOPOLOGY
 from .motion import SpeakerStyle, utterance_params
 from .rig import CHANNELS, build_rig
 from .speech import Voice, synthesize_sentence
 
-__all__ = ["CORPUS_VERSION", "FPS", "SIZES", "CorpusSize", "SpeakerSpec", "generate_corpus", "speakers"]
+__all__ = [
+    "CORPUS_VERSION",
+    "FPS",
+    "SIZES",
+    "TOPOLOGIES",
+    "CorpusSize",
+    "SpeakerSpec",
+    "generate_corpus",
+    "speakers",
+]
 
 CORPUS_VERSION = 1
 FPS = 30.0
 NUM_SPEAKERS = 12
 POOL_SPEAKERS = tuple(f"synth{i:02d}" for i in range(1, 9))
+#: the faces a corpus can be generated on
+TOPOLOGIES = (TOPOLOGY, HEAD_TOPOLOGY)
 _VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
 
 
@@ -125,13 +144,24 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _make_sequence(
-    root: Path, spk: SpeakerSpec, template: np.ndarray, sentence_id: str, rng: np.random.Generator
+    root: Path,
+    spk: SpeakerSpec,
+    template: np.ndarray,
+    sentence_id: str,
+    rng: np.random.Generator,
+    topology: str = TOPOLOGY,
 ) -> dict[str, Any]:
     sentence = sample_sentence(rng)
     utt = synthesize_sentence(sentence, spk.voice, seed=int(rng.integers(2**31)))
     num_frames = int(np.floor(utt.audio.shape[0] * FPS / AUDIO_RATE))
-    params = utterance_params(utt.phones, sentence.mood, num_frames, FPS, spk.style, rng)
-    verts = build_rig().apply(template, params)
+    head = topology == HEAD_TOPOLOGY
+    params = utterance_params(utt.phones, sentence.mood, num_frames, FPS, spk.style, rng, tongue=head)
+    if head:
+        from .head_rig import build_head_rig
+
+        verts = build_head_rig().apply(template, params)
+    else:
+        verts = build_rig().apply(template, params)
     name = f"{spk.name}_{sentence_id}"
     _save_npy(root / "vertices_npy" / f"{name}.npy", verts.reshape(num_frames, -1).astype(np.float32))
     _save_npy(root / "params" / f"{name}.npy", params)
@@ -156,22 +186,23 @@ def _make_sequence(
     }
 
 
-def _speaker_task(
-    task: tuple[Path, SpeakerSpec, np.ndarray, int, int, CorpusSize, bool],
-    ticks: Any = None,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+_Task = tuple[Path, SpeakerSpec, np.ndarray, int, int, CorpusSize, bool, str]
+
+
+def _speaker_task(task: _Task, ticks: Any = None) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """All sequences of one speaker; one item goes on ``ticks`` (if given) per finished sequence."""
-    out, spk, template, i, seed, sz, in_pool = task
+    out, spk, template, i, seed, sz, in_pool, topology = task
     main: list[dict[str, Any]] = []
     for n in range(1, sz.sentences_per_speaker + 1):
-        main.append(_make_sequence(out, spk, template, f"s{n:03d}", np.random.default_rng([seed, 3, i, n])))
+        rng = np.random.default_rng([seed, 3, i, n])
+        main.append(_make_sequence(out, spk, template, f"s{n:03d}", rng, topology))
         if ticks is not None:
             ticks.put(1)
     pool: list[dict[str, Any]] = []
     if in_pool:
         for n in range(1, sz.pool_per_speaker + 1):
             rng = np.random.default_rng([seed, 4, i, n])
-            entry = _make_sequence(out / "pool", spk, template, f"p{n:03d}", rng)
+            entry = _make_sequence(out / "pool", spk, template, f"p{n:03d}", rng, topology)
             entry["split"] = "pool"
             pool.append(entry)
             if ticks is not None:
@@ -179,9 +210,7 @@ def _speaker_task(
     return main, pool
 
 
-def _group_task(
-    args: tuple[list[tuple[Path, SpeakerSpec, np.ndarray, int, int, CorpusSize, bool]], Any],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _group_task(args: tuple[list[_Task], Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The speakers of one group, in order (run in a fresh process: see the module docstring).
 
     One item is put on the ``ticks`` queue per finished sequence (for the progress bar).
@@ -196,17 +225,17 @@ def _group_task(
     return main, pool
 
 
-def _write_masks(root: Path, face_regions: dict[str, np.ndarray]) -> dict[str, Any]:
+def _write_masks(root: Path, face_regions: dict[str, np.ndarray], topology: str) -> dict[str, Any]:
     from facial_metrics import RegionMask
 
     (root / "masks").mkdir(exist_ok=True)
     meta: dict[str, Any] = {}
     for name, idx in face_regions.items():
-        mask = RegionMask.from_indices(name, TOPOLOGY, idx)
+        mask = RegionMask.from_indices(name, topology, idx)
         (root / "masks" / f"{name}.txt").write_text(
             ",".join(str(int(i)) for i in mask.indices) + "\n", encoding="utf-8"
         )
-        meta[name] = {"topology": TOPOLOGY, "file": f"{name}.txt", "count": len(mask), "sha256": mask.sha256}
+        meta[name] = {"topology": topology, "file": f"{name}.txt", "count": len(mask), "sha256": mask.sha256}
     (root / "masks" / "masks.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
     return meta
 
@@ -217,34 +246,57 @@ def generate_corpus(
     size: str | CorpusSize = "default",
     progress: bool = False,
     workers: int | None = None,
+    topology: str = TOPOLOGY,
 ) -> dict[str, Any]:
     """Generate the corpus under ``root`` and return its manifest (also written to ``corpus.json``).
 
     ``workers`` (1 or 2; default: the CPU count, at most 2) processes generate the two speaker groups.
+    ``topology``: one of :data:`TOPOLOGIES`.
     """
     from tqdm import tqdm
 
+    from .albedo import vertex_albedo
+
+    if topology not in TOPOLOGIES:
+        raise ValueError(f"unknown synthetic topology {topology!r}; choose one of {', '.join(TOPOLOGIES)}")
     sz = SIZES[size] if isinstance(size, str) else size
     out = Path(root)
     pool = out / "pool"
     _write_layout_dirs(out)
     _write_layout_dirs(pool)
-    face = build_face()
     spks = speakers(seed)
-    templates = {
-        s.name: identity_shape(face, np.random.default_rng([seed, 2, i + 1])) for i, s in enumerate(spks)
-    }
+    if topology == HEAD_TOPOLOGY:
+        from .head import load_head
+        from .head_identity import head_identity_shape
+        from .head_rig import HEAD_CHANNELS
+
+        head = load_head()
+        mesh_vertices, mesh_faces, channels = head.vertices, head.faces, HEAD_CHANNELS
+        regions = {"lips": head.region("lips"), "upper_face": head.region("upper_face")}
+        templates = {
+            s.name: head_identity_shape(head, np.random.default_rng([seed, 2, i + 1]))
+            for i, s in enumerate(spks)
+        }
+    else:
+        face = build_face()
+        mesh_vertices, mesh_faces, channels = face.vertices, face.faces, CHANNELS
+        regions = {"lips": face.region("lips"), "upper_face": face.region("upper_face")}
+        templates = {
+            s.name: identity_shape(face, np.random.default_rng([seed, 2, i + 1])) for i, s in enumerate(spks)
+        }
     with open(out / "templates.pkl", "wb") as fh:
         pickle.dump(templates, fh, protocol=2)
     with open(pool / "templates.pkl", "wb") as fh:
         pickle.dump({k: templates[k] for k in POOL_SPEAKERS}, fh, protocol=2)
-    np.save(out / "faces.npy", face.faces)
-    _export_ply(out / f"{TOPOLOGY}.ply", face.vertices, face.faces)
-    masks = _write_masks(out, {"lips": face.region("lips"), "upper_face": face.region("upper_face")})
+    np.save(out / "faces.npy", mesh_faces)
+    if topology == HEAD_TOPOLOGY:
+        np.save(out / "albedo.npy", vertex_albedo(topology))
+    _export_ply(out / f"{topology}.ply", mesh_vertices, mesh_faces, topology)
+    masks = _write_masks(out, regions, topology)
 
     groups = [
         [
-            (out, spk, templates[spk.name], i, seed, sz, spk.name in POOL_SPEAKERS)
+            (out, spk, templates[spk.name], i, seed, sz, spk.name in POOL_SPEAKERS, topology)
             for i, spk in enumerate(spks, start=1)
             if i % 2 == parity
         ]
@@ -282,13 +334,13 @@ def generate_corpus(
         "version": CORPUS_VERSION,
         "seed": seed,
         "size": asdict(sz) | {"name": size if isinstance(size, str) else "custom"},
-        "topology": TOPOLOGY,
-        "num_vertices": face.num_vertices,
-        "num_faces": int(face.faces.shape[0]),
+        "topology": topology,
+        "num_vertices": int(mesh_vertices.shape[0]),
+        "num_faces": int(mesh_faces.shape[0]),
         "fps": FPS,
         "audio_rate": AUDIO_RATE,
         "units": "metres",
-        "channels": list(CHANNELS),
+        "channels": list(channels),
         "masks": masks,
         "pool_speakers": list(POOL_SPEAKERS),
         "speakers": [
@@ -304,12 +356,12 @@ def generate_corpus(
     return manifest
 
 
-def _export_ply(path: Path, vertices: np.ndarray, faces: np.ndarray) -> None:
+def _export_ply(path: Path, vertices: np.ndarray, faces: np.ndarray, topology: str) -> None:
     """ASCII PLY (vertices + triangles) readable by trimesh, MeshLab, Blender."""
     lines = [
         "ply",
         "format ascii 1.0",
-        f"comment {TOPOLOGY}",
+        f"comment {topology}",
         f"element vertex {len(vertices)}",
         "property float x",
         "property float y",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -15,6 +16,10 @@ from ..checks import DataError
 from ..processed import ProcessedDataset
 from ..splits import SplitSpec, split_spec
 from .face import TOPOLOGY
+from .head import HEAD_TOPOLOGY
+
+#: the topologies a synthetic corpus can be on (``corpus.TOPOLOGIES``, without importing the generator)
+TOPOLOGIES = (TOPOLOGY, HEAD_TOPOLOGY)
 
 __all__ = ["load_manifest", "load_synth_masks", "synth_dataset"]
 
@@ -30,7 +35,7 @@ def load_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
         manifest = json.loads(p.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise DataError(f"{p}: not valid JSON ({exc})") from exc
-    if manifest.get("corpus") != "synth" or manifest.get("topology") != TOPOLOGY:
+    if manifest.get("corpus") != "synth" or manifest.get("topology") not in TOPOLOGIES:
         raise DataError(
             f"{p}: not a synth corpus manifest "
             f"(corpus={manifest.get('corpus')!r}, topology={manifest.get('topology')!r})"
@@ -38,12 +43,12 @@ def load_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     return manifest
 
 
-def _register_topology(num_vertices: int) -> None:
+def _register_topology(topology: str, num_vertices: int) -> None:
     try:
         from facial_metrics.masks import register_topology
     except ImportError:  # older facial-metrics: masks are then checked by index range only
         return
-    register_topology(TOPOLOGY, num_vertices)
+    register_topology(topology, num_vertices)
 
 
 def load_synth_masks(root: str | os.PathLike[str]) -> dict[str, RegionMask]:
@@ -91,8 +96,15 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
     """
     root = Path(root)
     manifest = load_manifest(root)
-    _register_topology(int(manifest["num_vertices"]))
+    topology = manifest["topology"]
+    _register_topology(topology, int(manifest["num_vertices"]))
     faces = np.load(root / "faces.npy", allow_pickle=False)
+    albedo_path = root / "albedo.npy"
+    albedo = np.load(albedo_path, allow_pickle=False) if albedo_path.is_file() else None
+    if albedo is not None and albedo.shape != (int(manifest["num_vertices"]), 3):
+        raise DataError(
+            f"{albedo_path}: expected ({manifest['num_vertices']}, 3) colours, got {albedo.shape}"
+        )
     if split == "pool":
         base = split_spec("synth", "train")
         spec = SplitSpec(
@@ -102,13 +114,13 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
             sentences=None,
             fps=base.fps,
             gt_stride=1,
-            topology=base.topology,
+            topology=topology,
             train_subjects=base.train_subjects,
             sentence_format=None,
         )
         data_root, entries = root / "pool", manifest["pool"]
     else:
-        spec = split_spec("synth", split)
+        spec = dataclasses.replace(split_spec("synth", split), topology=topology)
         data_root, entries = root, manifest["sequences"]
     attributes = {e["name"]: {"mood": e["mood"]} for e in entries}
     return ProcessedDataset(
@@ -118,4 +130,5 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
         transcripts=data_root / "transcripts",
         attributes=attributes,
         expected=[e["name"] for e in entries],
+        albedo=albedo,
     )

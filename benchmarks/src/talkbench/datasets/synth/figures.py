@@ -103,7 +103,7 @@ def save_viseme_figure(
     fig, axes = _figure(len(visemes), 2.0)
     for ax, vis in zip(axes, visemes):
         params = np.zeros((1, len(CHANNELS)), dtype=np.float32)
-        params[0, : len(SPEECH_CHANNELS)] = TARGETS[vis]
+        params[0, : len(SPEECH_CHANNELS)] = TARGETS[vis][: len(SPEECH_CHANNELS)]
         v = rig.apply(face.vertices, params)[0]
         draw_mesh(ax, v, face.faces, np.array([0.0, MOUTH_Y - 0.004, 0.05]), 0.034, vis)
     fig.tight_layout()

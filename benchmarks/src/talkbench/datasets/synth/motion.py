@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..sample import Segment
-from .coarticulation import CoarticulationStyle, speech_tracks
-from .rig import CHANNELS, EXPRESSION_CHANNELS, SPEECH_CHANNELS
+from .coarticulation import HEAD_DOMINANCE, HEAD_TARGETS, TRACK_CHANNELS, CoarticulationStyle, speech_tracks
+from .rig import EXPRESSION_CHANNELS, SPEECH_CHANNELS
 
 __all__ = ["MOOD_EXPRESSIONS", "SpeakerStyle", "blink_track", "expression_tracks", "utterance_params"]
 
@@ -77,15 +78,30 @@ def utterance_params(
     fps: float,
     style: SpeakerStyle,
     rng: np.random.Generator,
+    tongue: bool = False,
 ) -> np.ndarray:
-    """All rig channels ``(num_frames, len(CHANNELS))`` at frame times ``i / fps``."""
+    """All rig channels at frame times ``i / fps``: ``(num_frames, len(CHANNELS))`` for
+    ``synth-face-v1``, or with ``tongue`` the ``(num_frames, 14)`` channels of ``synth-head-v2``
+    (:data:`.head_rig.HEAD_CHANNELS`: the speech channels, ``tongue_tip``, the expression channels).
+    The expression channels get the same values, from the same random draws, either way. The head's
+    speech uses :data:`.coarticulation.HEAD_TARGETS` / ``HEAD_DOMINANCE`` and leaves ``lip_close`` out
+    of the speaker's gains: a speaker may round or open more or less, but closes for every bilabial."""
     times = np.arange(num_frames) / fps
-    params = np.zeros((num_frames, len(CHANNELS)), dtype=np.float64)
-    params[:, : len(SPEECH_CHANNELS)] = speech_tracks(phones, times, style.coarticulation)
+    n_speech = len(TRACK_CHANNELS) if tongue else len(SPEECH_CHANNELS)
+    params = np.zeros((num_frames, n_speech + len(EXPRESSION_CHANNELS)), dtype=np.float64)
+    if tongue:
+        gains = list(style.coarticulation.gains)
+        gains[SPEECH_CHANNELS.index("lip_close")] = 1.0
+        coart = dataclasses.replace(style.coarticulation, gains=tuple(gains))
+        params[:, :n_speech] = speech_tracks(
+            phones, times, coart, targets=HEAD_TARGETS, dominance=HEAD_DOMINANCE
+        )
+    else:
+        params[:, :n_speech] = speech_tracks(phones, times, style.coarticulation)[:, :n_speech]
     start, end = phones[0][1], phones[-1][2]
     intensity = style.expressivity * rng.uniform(0.75, 1.0)
     expr = expression_tracks(mood, times, start, end, intensity, rng)
-    ex0 = len(SPEECH_CHANNELS)
+    ex0 = n_speech
     params[:, ex0:] = expr
     b = ex0 + EXPRESSION_CHANNELS.index("blink")
     params[:, b] = np.maximum(params[:, b], blink_track(times, style.blink_rate, rng))
