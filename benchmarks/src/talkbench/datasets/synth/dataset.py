@@ -123,6 +123,9 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
         spec = dataclasses.replace(split_spec("synth", split), topology=topology)
         data_root, entries = root, manifest["sequences"]
     attributes = {e["name"]: {"mood": e["mood"]} for e in entries}
+    head: dict[str, Any] = {}
+    if topology == HEAD_TOPOLOGY:
+        head = {"vertex_dir": "units", "vertex_loader": _UnitLoader(data_root / "templates.pkl")}
     return ProcessedDataset(
         data_root,
         spec,
@@ -131,4 +134,29 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
         attributes=attributes,
         expected=[e["name"] for e in entries],
         albedo=albedo,
+        **head,
     )
+
+
+class _UnitLoader:
+    """Vertices ``(T, V*3)`` of a ``synth-head-v2`` sequence from its face-unit weights ``units/<name>.npy``:
+    the speaker's template plus the weighted units (:meth:`.head_rig.HeadRig.vertices_from_weights`)."""
+
+    def __init__(self, templates_path: Path) -> None:
+        from ..processed import load_templates
+
+        self.templates = load_templates(templates_path)
+
+    def __call__(self, path: Path) -> np.ndarray:
+        from ..processed import load_npy
+        from .head_rig import build_head_rig
+
+        rig = build_head_rig()
+        weights = load_npy(path)
+        if weights.ndim != 2 or weights.shape[1] != len(rig.head.unit_names):
+            raise DataError(
+                f"{path}: expected (T, {len(rig.head.unit_names)}) face-unit weights, got {weights.shape}"
+            )
+        subject = path.stem.rsplit("_", 1)[0]
+        verts = rig.vertices_from_weights(self.templates[subject], weights)
+        return verts.reshape(len(verts), -1)

@@ -126,14 +126,16 @@ class HeadRig:
         w[:, self._close] = strength * x
         return w.astype(np.float32)
 
-    def displacements(self, params: np.ndarray, template: np.ndarray | None = None) -> np.ndarray:
-        """Offsets ``float32 (T, V, 3)`` from ``template`` (see :meth:`unit_weights`)."""
-        w = self.unit_weights(params, template)
-        return (w @ self.basis).reshape(len(w), -1, 3).astype(np.float32)
+    def vertices_from_weights(self, template: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Vertices ``float32 (T, V, 3)``: ``template + weights @ units`` for unit ``weights`` ``(T, 52)``
+        (what a corpus stores; one function for generating and loading, so both give the same bits)."""
+        w = np.asarray(weights, dtype=np.float32)
+        offsets = (w @ self.basis).reshape(len(w), -1, 3)
+        return (np.asarray(template, dtype=np.float32)[None] + offsets).astype(np.float32)
 
     def apply(self, template: np.ndarray, params: np.ndarray) -> np.ndarray:
         """Vertices ``float32 (T, V, 3)`` of a speaker's ``template`` driven by ``params``."""
-        return (template[None].astype(np.float32) + self.displacements(params, template)).astype(np.float32)
+        return self.vertices_from_weights(template, self.unit_weights(params, template))
 
 
 @lru_cache(maxsize=1)

@@ -26,6 +26,7 @@ from ..sample import AUDIO_RATE, Sample
 from .dataset import load_synth_masks, synth_dataset
 from .face import build_face
 from .grammar import MOODS
+from .head import HEAD_TOPOLOGY
 
 __all__ = [
     "alignment_agreement",
@@ -94,6 +95,15 @@ def r2_score(y: np.ndarray, pred: np.ndarray) -> float:
 
 
 def _lip_opening(s: Sample) -> np.ndarray:
+    """Inner-lip opening per frame: the ring-0 points at the midline (``synth-face-v1``), or the midline
+    lip gap of ``synth-head-v2`` (lowest upper-lip point minus highest lower-lip point, at least 0)."""
+    if s.topology == HEAD_TOPOLOGY:
+        from .head_rig import build_head_rig
+
+        rig = build_head_rig()
+        v = s.vertices
+        gap = v[:, rig.gap_upper, 1].min(axis=1) - v[:, rig.gap_lower, 1].max(axis=1)
+        return np.maximum(gap, 0.0)
     ring0 = build_face().mouth_ring_index[0]
     n = len(ring0)
     up, lo = ring0[n // 4], ring0[3 * n // 4]
