@@ -134,6 +134,9 @@ def write_video(
             macro_block_size=2,
             audio_path=audio_path,
             audio_codec="aac" if audio_path else None,
+            # ffmpeg warns "Guessed Channel Layout: mono" for every muxed WAV (it carries no layout);
+            # errors still reach stderr
+            ffmpeg_log_level="error",
         )
         writer.send(None)
         for frame in frames:
