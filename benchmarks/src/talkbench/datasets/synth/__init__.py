@@ -1,5 +1,6 @@
-"""The synthetic talking-face corpus: eSpeak NG speech, a procedural face, a viseme rig with
-Cohen–Massaro coarticulation, mood-driven upper face and blinks (docs/datasets.md).
+"""The synthetic talking-face corpus: eSpeak NG speech, a procedural face (``synth-face-v1``) or the
+CC0 human head ``synth-head-v2`` with ARKit face units, a viseme rig with Cohen–Massaro
+coarticulation, mood-driven upper face and blinks (docs/datasets.md).
 
 Names are imported on first use (PEP 562).
 """
@@ -20,6 +21,13 @@ _EXPORTS = {
     "TOPOLOGY": "face",
     "FaceMesh": "face",
     "build_face": "face",
+    "HEAD_TOPOLOGY": "head",
+    "HeadMesh": "head",
+    "load_head": "head",
+    "HEAD_CHANNELS": "head_rig",
+    "HeadRig": "head_rig",
+    "build_head_rig": "head_rig",
+    "head_identity_shape": "head_identity",
     "MOODS": "grammar",
     "Sentence": "grammar",
     "sample_sentence": "grammar",
