@@ -365,15 +365,16 @@ def test_a_face_v1_reader_is_refused_on_the_head_and_a_corpus_of_the_other_face_
     from talkbench.training.data import ensure_corpus
 
     with pytest.raises(ConfigError, match=r"trained on renders of synth-face-v1.*synth-head-v2"):
-        load_config("smoke", ["data.topology=synth-head-v2"])
+        load_config("smoke", ["data.protocol=synth-head"])
     root = tmp_path / "face"
     generate_corpus(root, seed=1, size=CorpusSize(1, 0), workers=1)
     config = load_config(
         "smoke",
-        [f"data.root={root}", "data.topology=synth-head-v2", "reader.judge=null", "expert.pretrained=null"],
+        [f"data.root={root}", "data.protocol=synth-head", "reader.judge=null", "expert.pretrained=null"],
     )
     with pytest.raises(
-        DataError, match=r"the corpus is on synth-face-v1, but data.topology is 'synth-head-v2'"
+        DataError,
+        match=r"the corpus is on synth-face-v1 \(protocol synth\), but data.protocol is 'synth-head'",
     ):
         ensure_corpus(config)
 

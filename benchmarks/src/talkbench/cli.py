@@ -57,7 +57,7 @@ reader_app = typer.Typer(
 )
 app.add_typer(reader_app, name="reader")
 
-_PROTOCOLS = ("vocaset", "biwi-test-a", "biwi-test-b", "synth")
+_PROTOCOLS = ("vocaset", "biwi-test-a", "biwi-test-b", "synth", "synth-head")
 
 
 _STATE = {"debug": False}
@@ -245,7 +245,9 @@ def data_align(
 @data_app.command("info")
 def data_info(
     root: Annotated[Path, typer.Argument(help="dataset folder")],
-    protocol: Annotated[str, typer.Option(help="vocaset | biwi-test-a | biwi-test-b | synth")] = "synth",
+    protocol: Annotated[
+        str, typer.Option(help="vocaset | biwi-test-a | biwi-test-b | synth | synth-head")
+    ] = "synth",
     check: Annotated[bool, typer.Option(help="load every sequence and report the first bad file")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
@@ -257,11 +259,12 @@ def data_info(
 
     if protocol not in _PROTOCOLS:
         _fail(f"unknown protocol {protocol!r}; choose one of {', '.join(_PROTOCOLS)}")
-    splits = ["train", "val", "test"] + (["pool"] if protocol == "synth" else [])
+    synth = protocol in ("synth", "synth-head")
+    splits = ["train", "val", "test"] + (["pool"] if synth else [])
     report = {}
     for split in splits:
         try:
-            if protocol == "synth":
+            if synth:
                 ds = synth_dataset(root, split)
             elif protocol == "vocaset":
                 ds = vocaset_dataset(root, split)

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .datasets.synth.topologies import SYNTH_PROTOCOLS
+
 __all__ = [
     "CONFIG_DIR",
     "PRESETS",
@@ -58,7 +60,7 @@ class _Strict(BaseModel):
 class DataConfig(_Strict):
     """Where the data lives. ``protocol`` is a ``facial_metrics`` protocol id."""
 
-    protocol: Literal["synth", "vocaset", "biwi-test-a", "biwi-test-b"] = "synth"
+    protocol: Literal["synth", "synth-head", "vocaset", "biwi-test-a", "biwi-test-b"] = "synth"
     root: str = "data/synth-default"
     #: synthetic corpus only: generate it under ``root`` when missing
     generate: bool = True
@@ -72,9 +74,6 @@ class DataConfig(_Strict):
     #: run even when a split lacks sequences the dataset should hold (``data info`` lists them;
     #: the VOCASET release lacks a few); by default such a run stops with an error naming them
     allow_missing: bool = False
-    #: synthetic corpus only: the face it is generated on, ``synth-face-v1`` (the procedural face) or
-    #: ``synth-head-v2`` (the CC0 MakeHuman head with teeth, tongue and ARKit face units; docs/datasets.md)
-    topology: Literal["synth-face-v1", "synth-head-v2"] = "synth-face-v1"
     #: region masks of a real-data protocol (LVE lips, FDD upper face), never shipped (licensed):
     #: ``vocaset``: the FLAME region pickle ``FLAME_masks.pkl`` (region name -> vertex ids; the
     #: protocol uses ``lips`` and ``forehead`` + ``eye_region``); ``biwi-test-*``: the folder of
@@ -376,12 +375,12 @@ class BenchConfig(_Strict):
         for key, name in (("reader.judge", self.reader.judge), ("expert.pretrained", self.expert.pretrained)):
             if name is None:
                 continue
-            if self.data.protocol != "synth":
+            if self.data.protocol not in SYNTH_PROTOCOLS:
                 raise ValueError(
                     f"{key} {name!r} reads the synthetic face only; protocol {self.data.protocol!r} "
                     f"needs a reader trained on its data ({key}: null)"
                 )
-            check_render(name, self.render, key, self.data.topology)
+            check_render(name, self.render, key, SYNTH_PROTOCOLS[self.data.protocol])
         return self
 
     def run_specs(self) -> list[RunSpec]:

@@ -82,7 +82,8 @@ class ReaderRecipe(BaseModel):
     #: variance floor of the audio layer norm the reader is trained (and reads) with; the shipped readers
     #: were trained with 1e-5 (``lipread_expert.LEGACY_AUDIO_NORM_EPS``), official ones use 1e-8
     audio_norm_eps: float = 1e-5
-    #: the face of the pool corpora (``data.topology``); manifests without it were trained on synth-face-v1
+    #: the face of the pool corpora (protocol ``synth`` or ``synth-head``); manifests without it were
+    #: trained on synth-face-v1
     topology: Literal["synth-face-v1", "synth-head-v2"] = "synth-face-v1"
     #: the render settings of the synthetic presets (a 44 px mouth window of a 112 px view)
     render: RenderConfig = Field(
@@ -143,13 +144,14 @@ def check_render(
     name: str, render: RenderConfig, key: str = "reader.judge", topology: str | None = None
 ) -> None:
     """Raise :class:`ShippedReaderError` when ``render`` differs from the settings ``name`` was trained on,
-    or ``topology`` (the preset's ``data.topology``) from the face it was trained on."""
+    or ``topology`` (the face of the preset's ``data.protocol``) from the face it was trained on."""
     recipe = shipped_manifest(name, key)["recipe"]
     trained_on = recipe.get("topology", "synth-face-v1")
     if topology is not None and topology != trained_on:
         raise ShippedReaderError(
-            f"{key} {name!r} was trained on renders of {trained_on}, but data.topology is {topology!r}: "
-            f"use a reader trained on {topology} renders, or set {key}: null to train one on this preset"
+            f"{key} {name!r} was trained on renders of {trained_on}, but the preset's data is on "
+            f"{topology!r}: use a reader trained on {topology} renders, or set {key}: null to train one "
+            "on this preset"
         )
     trained = RenderConfig(**recipe["render"])
     diff = [
@@ -189,11 +191,12 @@ def load_shipped(name: str, key: str = "reader.judge") -> Any:
 
 def _pool_config(recipe: ReaderRecipe, root: Path) -> Any:
     from .config import BenchConfig
+    from .datasets.synth.topologies import synth_protocol_of
 
     return BenchConfig.model_validate(
         {
             "name": "reader-pool",
-            "data": {"protocol": "synth", "root": str(root), "generate": True, "topology": recipe.topology},
+            "data": {"protocol": synth_protocol_of(recipe.topology), "root": str(root), "generate": True},
             "animators": [{"name": "FaceFormer", "registry": "faceformer"}],
             "render": recipe.render.model_dump(),
         }

@@ -8,7 +8,7 @@ from facial_metrics import RegionMask, get_protocol, list_protocols
 
 
 def test_names():
-    assert list_protocols() == ["biwi-test-a", "biwi-test-b", "synth", "vocaset"]
+    assert list_protocols() == ["biwi-test-a", "biwi-test-b", "synth", "synth-head", "vocaset"]
     with pytest.raises(KeyError, match="known protocols"):
         get_protocol("voca")
 
@@ -57,6 +57,14 @@ def test_synth():
     assert p.report_scales["lve"] == 1e-5 and p.report_scales["fdd"] == 1e-7
     assert (p.lip_mask, p.upper_mask) == ("lips", "upper_face")
     assert p.split_of("synth10") == "val"
+
+
+def test_synth_head_differs_from_synth_by_its_topology_only():
+    a, b = get_protocol("synth"), get_protocol("synth-head")
+    assert (b.topology, b.dataset) == ("synth-head-v2", "synth")
+    for field in ("train_subjects", "val_subjects", "test_subjects", "fps", "gt_stride", "test_condition",
+                  "report_scales", "lip_mask", "upper_mask"):
+        assert getattr(a, field) == getattr(b, field), field
 
 
 def test_resolve_mask_union_and_topology():

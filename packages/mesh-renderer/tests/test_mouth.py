@@ -134,7 +134,7 @@ def test_culling_back_faces_keeps_what_the_camera_sees(biwi):
     full, culled = _biwi_mouth(biwi), _biwi_mouth(biwi, cull_backfaces=True)
     same = (full - culled).abs() < 1e-4
     assert same.float().mean() > 0.97
-    verts, faces, lips = biwi
+    verts, faces, _ = biwi
     cam = OrthographicCamera.preset("biwi", image_size=224)
     screen = cam(verts[None])[0]
     a, b, c = (screen[faces[:, i], :2] for i in range(3))

@@ -18,6 +18,7 @@ from ..config import BenchConfig
 from ..datasets import Sample, biwi_dataset, synth_dataset, vocaset_dataset
 from ..datasets.checks import DataError
 from ..datasets.synth import load_synth_masks
+from ..datasets.synth.topologies import SYNTH_PROTOCOLS, synth_protocol_of
 
 __all__ = [
     "benchmark_batch",
@@ -47,16 +48,18 @@ def window_transcript(words: list[tuple[str, float, float]], t0: float, t1: floa
 def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
     """The data root; the synthetic corpus is generated there first when missing and allowed."""
     root = Path(config.data.root)
-    if (root / "corpus.json").is_file() and config.data.protocol == "synth":
+    synth = config.data.protocol in SYNTH_PROTOCOLS
+    if (root / "corpus.json").is_file() and synth:
         from ..datasets.synth.dataset import load_manifest
 
-        found = load_manifest(root).get("topology")
-        if found != config.data.topology:
+        found = str(load_manifest(root).get("topology"))
+        if found != SYNTH_PROTOCOLS[config.data.protocol]:
             raise DataError(
-                f"{root / 'corpus.json'}: the corpus is on {found}, but data.topology is "
-                f"{config.data.topology!r}; set data.root to another folder, or data.topology={found}"
+                f"{root / 'corpus.json'}: the corpus is on {found} (protocol {synth_protocol_of(found)}), "
+                f"but data.protocol is {config.data.protocol!r}; set data.root to another folder, or "
+                f"data.protocol={synth_protocol_of(found)}"
             )
-    if (root / "corpus.json").is_file() or config.data.protocol != "synth":
+    if (root / "corpus.json").is_file() or not synth:
         if not root.exists():
             raise FileNotFoundError(
                 f"{root}: dataset folder not found (data.root of config {config.name!r}); "
@@ -78,14 +81,15 @@ def ensure_corpus(config: BenchConfig, progress: bool = False) -> Path:
             d.corpus_sentences or base.sentences_per_speaker,
             base.pool_per_speaker if d.corpus_pool is None else d.corpus_pool,
         )
-    generate_corpus(root, seed=d.corpus_seed, size=size, progress=progress, topology=d.topology)
+    topology = SYNTH_PROTOCOLS[d.protocol]
+    generate_corpus(root, seed=d.corpus_seed, size=size, progress=progress, topology=topology)
     return root
 
 
 def _dataset(config: BenchConfig, split: str):
     root = Path(config.data.root)
     proto = config.data.protocol
-    if proto == "synth":
+    if proto in SYNTH_PROTOCOLS:
         return synth_dataset(root, split)
     if proto == "vocaset":
         return vocaset_dataset(root, split)
@@ -112,6 +116,7 @@ def _load_split_cached(
 
 _DATASET_FACTORY: dict[str, Any] = {
     "synth": synth_dataset,
+    "synth-head": synth_dataset,
     "vocaset": vocaset_dataset,
     "biwi-test-a": lambda root, split: biwi_dataset(root, split, test_set="A"),
     "biwi-test-b": lambda root, split: biwi_dataset(root, split, test_set="B"),
@@ -162,7 +167,7 @@ def masks_path(config: BenchConfig) -> Path | None:
     (BIWI, a folder holding ``lve.txt`` and ``fdd.txt``).
     """
     proto = config.data.protocol
-    if proto == "synth":
+    if proto in SYNTH_PROTOCOLS:
         return None
     if config.data.masks is not None:
         return Path(config.data.masks).expanduser().resolve()
@@ -231,7 +236,7 @@ def load_masks(config: BenchConfig) -> dict[str, Any]:
     from facial_metrics import get_protocol
 
     proto = get_protocol(config.data.protocol)
-    if config.data.protocol == "synth":
+    if config.data.protocol in SYNTH_PROTOCOLS:
         masks = load_synth_masks(config.data.root)
         return {"lip": masks[proto.lip_mask], "upper": masks[proto.upper_mask]}
     path = check_masks_path(config)

@@ -51,7 +51,8 @@ class Protocol:
     """One evaluation protocol.
 
     Attributes:
-        name: protocol id (``"vocaset"``, ``"biwi-test-a"``, ``"biwi-test-b"``, ``"synth"``).
+        name: protocol id (``"vocaset"``, ``"biwi-test-a"``, ``"biwi-test-b"``, ``"synth"``,
+            ``"synth-head"``).
         dataset: dataset name (``"vocaset"``, ``"biwi"``, ``"synth"``).
         topology: mesh topology id; masks must be of this topology.
         fps: motion rate at which metrics are computed.
@@ -234,6 +235,21 @@ _PROTOCOLS: dict[str, Protocol] = {
             mask_sources=_frozen({"lips": "shipped by the synthetic corpus generator",
                                   "upper_face": "shipped by the synthetic corpus generator"}),
             notes="Project-generated corpus in metres (FLAME-like scale), split mirroring VOCASET.",
+        ),
+        Protocol(
+            name="synth-head", dataset="synth", topology="synth-head-v2", fps=30.0, gt_stride=1,
+            train_subjects=tuple(f"synth{i:02d}" for i in range(1, 9)),
+            val_subjects=("synth09", "synth10"), test_subjects=("synth11", "synth12"),
+            train_sentences=None, val_sentences=None, test_sentences=None, sentence_format=None,
+            test_condition="all_train_styles", length_rule="truncate_to_gt",
+            report_scales=_FLAME_SCALES, units=_FLAME_UNITS,
+            lip_mask="lips", upper_mask="upper_face",
+            mask_sources=_frozen({"lips": "shipped by the synthetic corpus generator",
+                                  "upper_face": "shipped by the synthetic corpus generator"}),
+            notes=(
+                "The project-generated corpus of protocol synth on a CC0 human head (MakeHuman hm08 with "
+                "teeth, tongue and ARKit face units), same speakers, sentences and splits; metres."
+            ),
         ),
     )
 }

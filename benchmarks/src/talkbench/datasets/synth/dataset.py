@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 from pathlib import Path
@@ -17,6 +16,7 @@ from ..processed import ProcessedDataset
 from ..splits import SplitSpec, split_spec
 from .face import TOPOLOGY
 from .head import HEAD_TOPOLOGY
+from .topologies import synth_protocol_of
 
 #: the topologies a synthetic corpus can be on (``corpus.TOPOLOGIES``, without importing the generator)
 TOPOLOGIES = (TOPOLOGY, HEAD_TOPOLOGY)
@@ -97,6 +97,7 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
     root = Path(root)
     manifest = load_manifest(root)
     topology = manifest["topology"]
+    protocol = synth_protocol_of(topology)
     _register_topology(topology, int(manifest["num_vertices"]))
     faces = np.load(root / "faces.npy", allow_pickle=False)
     albedo_path = root / "albedo.npy"
@@ -106,9 +107,9 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
             f"{albedo_path}: expected ({manifest['num_vertices']}, 3) colours, got {albedo.shape}"
         )
     if split == "pool":
-        base = split_spec("synth", "train")
+        base = split_spec(protocol, "train")
         spec = SplitSpec(
-            protocol="synth",
+            protocol=protocol,
             split="pool",
             subjects=tuple(manifest["pool_speakers"]),
             sentences=None,
@@ -120,7 +121,7 @@ def synth_dataset(root: str | os.PathLike[str], split: str) -> ProcessedDataset:
         )
         data_root, entries = root / "pool", manifest["pool"]
     else:
-        spec = dataclasses.replace(split_spec("synth", split), topology=topology)
+        spec = split_spec(protocol, split)
         data_root, entries = root, manifest["sequences"]
     attributes = {e["name"]: {"mood": e["mood"]} for e in entries}
     head: dict[str, Any] = {}
