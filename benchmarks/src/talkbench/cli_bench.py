@@ -175,5 +175,6 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
             audio=(s.audio, 16000),
             camera=camera_for(config.render.model_copy(update={"image_size": 224})),
             albedo=s.albedo,
+            cull_backfaces=s.albedo is not None,
         )
         typer.echo(f"wrote {path}")

@@ -356,6 +356,7 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
         layout="mouth",
         mouth=np.asarray(ctx.masks["lip"].indices),
         albedo=sample.albedo,
+        cull_backfaces=sample.albedo is not None,  # a whole (closed) head: its back faces are hidden
     )
 
 

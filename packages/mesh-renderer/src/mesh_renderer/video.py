@@ -44,18 +44,25 @@ def render_frames(
     chunk: int = 16,
     backend: str = "torch",
     antialias: bool = True,
+    cull_backfaces: bool = False,
 ) -> np.ndarray:
     """``(T, H, W, 3)`` uint8 frames of ``(T, V, 3)`` vertices (Lambert, AV-guidance lights, black).
 
     Open meshes (FLAME and BIWI heads: eyelid openings, nostrils, the neck) render clean along their
     boundaries: back faces seen through a hole are lit like front faces (``two_sided``) and pixels whose
     soft candidates are all blur-band triangles get their covering triangle back (``restore_covered``).
+    A closed mesh (a whole head) can skip its back faces instead (``cull_backfaces``): they are hidden.
     """
     if vertices.ndim != 3 or vertices.shape[-1] != 3:
         raise ValueError(f"vertices must have shape (T, V, 3), got {tuple(vertices.shape)}")
     size = camera.image_size
     blur = blur_radius_for_pixels(0.75, size) if antialias else 0.0
-    settings = RasterSettings(image_size=size, blur_radius=blur, faces_per_pixel=3 if antialias else 1)
+    settings = RasterSettings(
+        image_size=size,
+        blur_radius=blur,
+        faces_per_pixel=3 if antialias else 1,
+        cull_backfaces=cull_backfaces,
+    )
     rasterizer = get_rasterizer(backend, settings)
     out = []
     with torch.no_grad():
@@ -203,6 +210,7 @@ def compose_frames(
     mouth: np.ndarray | torch.Tensor | None = None,
     mouth_margin: float = 0.35,
     albedo: np.ndarray | torch.Tensor | None = None,
+    cull_backfaces: bool = False,
 ) -> np.ndarray:
     """The ``(T, H, W, 3)`` uint8 frames :func:`render_video` encodes (arguments as there)."""
     if layout not in LAYOUTS:
@@ -221,20 +229,22 @@ def compose_frames(
         if shade.shape != (pred.shape[1], 3):
             raise ValueError(f"albedo must have shape ({pred.shape[1]}, 3), got {tuple(shade.shape)}")
         shade = shade.expand(pred.shape[0], -1, -1)
-    panels = [
-        _stack_titles(render_frames(pred, faces, camera, vertex_colors=shade, backend=backend), "prediction")
-    ]
+    def panel(v: torch.Tensor, cam: Camera, colours: torch.Tensor | None, title: str) -> np.ndarray:
+        frames = render_frames(
+            v, faces, cam, vertex_colors=colours, backend=backend, cull_backfaces=cull_backfaces
+        )
+        return _stack_titles(frames, title)
+
+    panels = [panel(pred, camera, shade, "prediction")]
     if layout == "prediction":
         return panels[0]
     assert gt is not None
     gt = gt.detach().to(pred)
-    panels.append(
-        _stack_titles(render_frames(gt, faces, camera, vertex_colors=shade, backend=backend), "ground truth")
-    )
+    panels.append(panel(gt, camera, shade, "ground truth"))
     err = (pred - gt).norm(dim=-1)  # (T, V)
     vmax = float(error_max) if error_max is not None else max(float(err.max()), 1e-12)
     colours = apply_colormap(err, 0.0, vmax).to(pred)
-    heat = _stack_titles(render_frames(pred, faces, camera, vertex_colors=colours, backend=backend), "error")
+    heat = panel(pred, camera, colours, "error")
     bar = colorbar_image(heat.shape[1], 0.0, vmax, label=error_label)
     panels += [heat, np.broadcast_to(bar, (heat.shape[0], *bar.shape))]
     top = np.concatenate(panels, axis=2)
@@ -242,16 +252,13 @@ def compose_frames(
         return top
     idx = torch.from_numpy(np.array(mouth, dtype=np.int64).reshape(-1))
     h, w = camera.image_size
-    panel = (max(2, h // 2), w)
-    zoom = mouth_camera(camera, gt[:, idx], panel, margin=mouth_margin)
+    size = (max(2, h // 2), w)
+    zoom = mouth_camera(camera, gt[:, idx], size, margin=mouth_margin)
     times = f"x{zoom.scale / camera.scale:.1f}"
     row = [
-        _stack_titles(render_frames(pred, faces, zoom, vertex_colors=shade, backend=backend),
-                      f"prediction, mouth {times}"),
-        _stack_titles(render_frames(gt, faces, zoom, vertex_colors=shade, backend=backend),
-                      f"ground truth, mouth {times}"),
-        _stack_titles(render_frames(pred, faces, zoom, vertex_colors=colours, backend=backend),
-                      f"error, mouth {times}"),
+        panel(pred, zoom, shade, f"prediction, mouth {times}"),
+        panel(gt, zoom, shade, f"ground truth, mouth {times}"),
+        panel(pred, zoom, colours, f"error, mouth {times}"),
     ]
     row.append(np.zeros((pred.shape[0], row[0].shape[1], bar.shape[1], 3), np.uint8))
     return np.concatenate([top, np.concatenate(row, axis=2)], axis=1)
@@ -272,6 +279,7 @@ def render_video(
     mouth: np.ndarray | torch.Tensor | None = None,
     mouth_margin: float = 0.35,
     albedo: np.ndarray | torch.Tensor | None = None,
+    cull_backfaces: bool = False,
 ) -> Path:
     """Render ``(T, V, 3)`` predicted vertices (and optionally ``gt``) to an mp4 with audio.
 
@@ -282,10 +290,12 @@ def render_video(
     ``mouth_margin`` widens the lip bounding box). It needs an :class:`OrthographicCamera`.
     ``albedo``: ``(V, 3)`` per-vertex colour of the prediction and ground-truth panels (a head's skin,
     lips, teeth, tongue); ``None``: uniform grey. The error panels keep their colour map.
+    ``cull_backfaces``: skip triangles facing away from the camera (for closed meshes, whose back faces
+    are hidden; open ones such as FLAME and BIWI need them).
     """
     frames = compose_frames(pred, faces, gt=gt, camera=camera, layout=layout, error_max=error_max,
                             error_label=error_label, backend=backend, mouth=mouth, mouth_margin=mouth_margin,
-                            albedo=albedo)
+                            albedo=albedo, cull_backfaces=cull_backfaces)
     return write_video(frames, out, fps, audio=audio)
 
 
