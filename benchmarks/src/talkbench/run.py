@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from facial_animator import get_animator
@@ -319,12 +320,33 @@ def _bracket_rows(ctx: GridContext) -> list[Path]:
     return out
 
 
+def _face_camera(template: np.ndarray, masks: dict[str, Any], size: int) -> Any:
+    """A square orthographic view of the face, from the chin to the forehead, for any topology (FLAME,
+    BIWI, the procedural face, the synthetic head with its skull and neck), in any units.
+
+    With ``a`` the lowest point of the upper-face region (about the eyes), ``b`` the lowest lip point and
+    ``d = a - b``, the view spans ``y`` from ``b - 0.55 d`` (the chin) to ``a + 0.75 d`` (the forehead) and
+    the width of the lip and upper-face regions, on the longer side, with a 5 % margin, centred."""
+    from mesh_renderer import OrthographicCamera
+
+    tpl = np.asarray(template, dtype=np.float64)
+    lips, upper = tpl[np.asarray(masks["lip"].indices)], tpl[np.asarray(masks["upper"].indices)]
+    a, b = float(upper[:, 1].min()), float(lips[:, 1].min())
+    d = max(a - b, 1e-9)
+    y0, y1 = b - 0.55 * d, a + 0.75 * d
+    x = np.concatenate([lips[:, 0], upper[:, 0]])
+    x0, x1 = float(x.min()), float(x.max())
+    half = max(y1 - y0, x1 - x0) / 2 * 1.05
+    return OrthographicCamera(
+        scale=1.0 / half, translation=(-(x0 + x1) / 2, -(y0 + y1) / 2), image_size=size
+    )
+
+
 def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
     """mp4 of the first test sequence, style 0: prediction | ground truth | error at 256 px, and below it
     the same three panels zoomed onto the lip vertices (``mesh_renderer`` layout ``"mouth"``)."""
     from mesh_renderer import render_video
 
-    from .renders import camera_for
     from .training.data import to_animator_input
 
     sample = ctx.eval.samples[0]
@@ -336,13 +358,7 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
     )[0].cpu()
     gt = torch.from_numpy(sample.vertices.copy())
     n = min(pred.shape[0], gt.shape[0])
-    cfg = ctx.config.render
-    import numpy as np
-
-    # 256-px panels with the framing of the former 160-px ones: the whole face, the lips visible
-    cam = camera_for(
-        cfg.model_copy(update={"image_size": 256, "camera_scale": cfg.camera_scale * 160 / cfg.image_size})
-    )
+    cam = _face_camera(sample.template, ctx.masks, 256)
     path = ctx.work / "videos" / f"{trainer.run.run_id}.mp4"
     path.parent.mkdir(parents=True, exist_ok=True)
     return render_video(
