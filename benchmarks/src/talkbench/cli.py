@@ -259,7 +259,9 @@ def data_info(
 
     if protocol not in _PROTOCOLS:
         _fail(f"unknown protocol {protocol!r}; choose one of {', '.join(_PROTOCOLS)}")
-    synth = protocol in ("synth", "synth-head")
+    from .datasets.synth.topologies import SYNTH_PROTOCOLS
+
+    synth = protocol in SYNTH_PROTOCOLS
     splits = ["train", "val", "test"] + (["pool"] if synth else [])
     report = {}
     for split in splits:

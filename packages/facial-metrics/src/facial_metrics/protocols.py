@@ -12,7 +12,7 @@ Report scale: a metric value ``x`` is displayed as ``x / report_scales[metric]``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal
 
@@ -236,23 +236,20 @@ _PROTOCOLS: dict[str, Protocol] = {
                                   "upper_face": "shipped by the synthetic corpus generator"}),
             notes="Project-generated corpus in metres (FLAME-like scale), split mirroring VOCASET.",
         ),
-        Protocol(
-            name="synth-head", dataset="synth", topology="synth-head-v2", fps=30.0, gt_stride=1,
-            train_subjects=tuple(f"synth{i:02d}" for i in range(1, 9)),
-            val_subjects=("synth09", "synth10"), test_subjects=("synth11", "synth12"),
-            train_sentences=None, val_sentences=None, test_sentences=None, sentence_format=None,
-            test_condition="all_train_styles", length_rule="truncate_to_gt",
-            report_scales=_FLAME_SCALES, units=_FLAME_UNITS,
-            lip_mask="lips", upper_mask="upper_face",
-            mask_sources=_frozen({"lips": "shipped by the synthetic corpus generator",
-                                  "upper_face": "shipped by the synthetic corpus generator"}),
-            notes=(
-                "The project-generated corpus of protocol synth on a CC0 human head (MakeHuman hm08 with "
-                "teeth, tongue and ARKit face units), same speakers, sentences and splits; metres."
-            ),
-        ),
     )
 }
+
+
+# the synthetic corpus on the CC0 human head: synth's speakers, splits and scales on another topology
+_PROTOCOLS["synth-head"] = replace(
+    _PROTOCOLS["synth"],
+    name="synth-head",
+    topology="synth-head-v2",
+    notes=(
+        "The project-generated corpus of protocol synth on a CC0 human head (MakeHuman hm08 with "
+        "teeth, tongue and ARKit face units), same speakers, sentences and splits; metres."
+    ),
+)
 
 
 def list_protocols() -> list[str]:

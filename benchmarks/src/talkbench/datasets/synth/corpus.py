@@ -58,6 +58,7 @@ from .head import HEAD_TOPOLOGY
 from .motion import SpeakerStyle, utterance_params
 from .rig import CHANNELS, build_rig
 from .speech import Voice, synthesize_sentence
+from .topologies import TOPOLOGIES
 
 __all__ = [
     "CORPUS_VERSION",
@@ -74,8 +75,6 @@ CORPUS_VERSION = 1
 FPS = 30.0
 NUM_SPEAKERS = 12
 POOL_SPEAKERS = tuple(f"synth{i:02d}" for i in range(1, 9))
-#: the faces a corpus can be generated on
-TOPOLOGIES = (TOPOLOGY, HEAD_TOPOLOGY)
 _VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5")
 
 

@@ -14,12 +14,8 @@ from facial_metrics import RegionMask
 from ..checks import DataError
 from ..processed import ProcessedDataset
 from ..splits import SplitSpec, split_spec
-from .face import TOPOLOGY
 from .head import HEAD_TOPOLOGY
-from .topologies import synth_protocol_of
-
-#: the topologies a synthetic corpus can be on (``corpus.TOPOLOGIES``, without importing the generator)
-TOPOLOGIES = (TOPOLOGY, HEAD_TOPOLOGY)
+from .topologies import TOPOLOGIES, synth_protocol_of
 
 __all__ = ["load_manifest", "load_synth_masks", "synth_dataset"]
 

@@ -8,10 +8,12 @@ fixes its topology, as ``facial_metrics``' protocols do, so results on the two f
 
 from __future__ import annotations
 
-__all__ = ["SYNTH_PROTOCOLS", "synth_protocol_of"]
+__all__ = ["SYNTH_PROTOCOLS", "TOPOLOGIES", "synth_protocol_of"]
 
 #: protocol -> topology of the synthetic corpus
 SYNTH_PROTOCOLS: dict[str, str] = {"synth": "synth-face-v1", "synth-head": "synth-head-v2"}
+#: the faces a synthetic corpus can be generated on
+TOPOLOGIES: tuple[str, ...] = tuple(SYNTH_PROTOCOLS.values())
 
 
 def synth_protocol_of(topology: str) -> str:
