@@ -212,10 +212,10 @@ def read_lips(ctx: EvalContext, sequences: list[torch.Tensor], fps: float, batch
     cfg = ctx.config
     faces = torch.from_numpy(np.asarray(ctx.samples[0].faces, dtype=np.int64))
     lips = ctx.masks["lip"].indices
+    albedo = ctx.samples[0].albedo
     out: list[str] = []
     for i in range(0, len(sequences), batch_size):
         chunk = sequences[i : i + batch_size]
-        albedo = ctx.samples[0].albedo
         videos = [render_mouth(v[None].float(), faces, lips, fps, cfg.render, albedo)[0] for v in chunk]
         lengths = torch.tensor([v.shape[0] for v in videos])
         video = torch.zeros(len(videos), int(lengths.max()), *videos[0].shape[1:])
