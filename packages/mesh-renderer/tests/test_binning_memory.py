@@ -122,3 +122,26 @@ def test_non_finite_vertices_are_refused(bad: float) -> None:
     renderer = MeshRenderer(OrthographicCamera(scale=1.0, image_size=16))
     with pytest.raises(ValueError, match=r"vertices hold NaN or infinite values"):
         renderer(verts, torch.tensor([[0, 1, 2]]))
+
+
+@pytest.mark.parametrize("blur,k,cull", [(0.0, 1, False), (1.0, 2, False), (1.5, 4, True), (0.75, 3, True)])
+def test_row_spans_find_what_whole_boxes_find(monkeypatch, blur: float, k: int, cull: bool) -> None:
+    """Enumerating large boxes row by row (only the span each row's slice of the triangle can reach) keeps
+    every pair that enumerating the whole box keeps: the same fragments, also through the chunked search."""
+    screen, faces = _crumpled(n=3, f=200, size=48, seed=3)
+    # add thin slivers and near-horizontal edges, where a row's slice is narrow or degenerate
+    g = torch.Generator().manual_seed(4)
+    sliver = torch.rand(3, 60, 3, generator=g) * torch.tensor([48.0, 48.0, 1.0]) + torch.tensor([0, 0, 0.5])
+    sliver[:, 1::3, 1] = sliver[:, 0::3, 1] + 1e-7
+    screen = torch.cat([screen, sliver], dim=1)
+    faces = torch.cat([faces, torch.arange(60).reshape(20, 3) + 600])
+    args = (screen, faces, (48, 48), blur, k, cull)
+    monkeypatch.setattr(_binning, "SPAN_MIN_SIDE", 10**9)  # every box whole
+    whole = _binning.find_candidates(*args)
+    monkeypatch.setattr(_binning, "MAX_PAIRS", 3000)
+    whole_chunked = _binning.find_candidates(*args)
+    monkeypatch.setattr(_binning, "SPAN_MIN_SIDE", 1)  # every box row by row
+    assert torch.equal(_binning.find_candidates(*args), whole_chunked)
+    monkeypatch.setattr(_binning, "MAX_PAIRS", 1 << 21)
+    assert torch.equal(_binning.find_candidates(*args), whole)
+    assert (whole >= 0).sum() > 0.5 * whole.numel() / k  # the case covers much of the window

@@ -10,6 +10,10 @@ Runs without autograd. Two kinds of *jobs* enumerate the pixel centres inside a 
    triangle, which is pytorch3d's rule); pairs within the radius of a contour edge are kept. Interior edges
    need no band: the neighbouring triangle covers those pixels.
 
+A large box (at least :data:`SPAN_MIN_SIDE` pixels on both sides) is enumerated row by row, each row
+only over the columns that the triangle (grown by the job's radius) can reach there: a superset of the
+pairs the job keeps, without the box's empty corners.
+
 Each pixel then keeps its ``K`` nearest candidates. The selection packs (depth, face) into one int64 key
 per pair (unique per pixel) and takes ``K`` successive per-pixel minima with ``scatter_reduce`` (no sort).
 
@@ -128,11 +132,100 @@ def _enumerate_rects(
     return rect, r0 + row, c0 + local - row * width
 
 
-def _enumerate_pairs(
-    ids: torch.Tensor, row0: torch.Tensor, col0: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+SPAN_MIN_SIDE = 4
+"""Triangles whose (grown, clipped) box spans at least this many rows and columns enumerate their pixels
+row by row (see :func:`_enumerate_spans`); smaller boxes are enumerated whole."""
+
+_SPAN_MARGIN = 1e-2
+"""Pixels by which a row's span is widened on each side beyond the exact slice of the triangle: far more
+than the float32 rounding of the coordinates of a window of a few thousand pixels, so no pixel centre the
+evaluation would keep is left out."""
+
+
+def _row_spans(
+    xs: torch.Tensor, ys: torch.Tensor, y: torch.Tensor, grow: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(x_lo, x_hi)`` of the pixel centres of row ``y`` (pixel-centre ordinate) that lie within ``grow``
+    pixels of each triangle (corners ``xs``, ``ys``: ``(M, 3)``), widened by :data:`_SPAN_MARGIN`.
+
+    The triangle's part inside the strip ``|Y - y| <= grow + margin`` is a convex polygon whose corners are
+    triangle corners or crossings of its edges with the strip's lines, so its x extent is that of the edges
+    clipped to the strip; every point within ``grow`` of the triangle on row ``y`` lies within ``grow`` of
+    that extent. An empty slice gives ``x_lo > x_hi``."""
+    g = grow + _SPAN_MARGIN
+    lo_y, hi_y = (y - g).unsqueeze(-1), (y + g).unsqueeze(-1)  # (M, 1)
+    ax, ay = xs, ys
+    bx, by = xs.roll(-1, dims=-1), ys.roll(-1, dims=-1)  # edge e joins corners e and e + 1
+    dy = by - ay
+    flat = dy.abs() < 1e-12
+    safe = torch.where(flat, torch.ones_like(dy), dy)
+    t0 = ((lo_y - ay) / safe).clamp(0.0, 1.0)
+    t1 = ((hi_y - ay) / safe).clamp(0.0, 1.0)
+    t0 = torch.where(flat, torch.zeros_like(t0), t0)
+    t1 = torch.where(flat, torch.ones_like(t1), t1)
+    x0, x1 = ax + t0 * (bx - ax), ax + t1 * (bx - ax)
+    crosses = (torch.maximum(ay, by) >= lo_y) & (torch.minimum(ay, by) <= hi_y)
+    inf = torch.full_like(x0, float("inf"))
+    x_lo = torch.where(crosses, torch.minimum(x0, x1), inf).amin(-1)
+    x_hi = torch.where(crosses, torch.maximum(x0, x1), -inf).amax(-1)
+    return x_lo - g, x_hi + g
+
+
+def _enumerate_spans(
+    faces: torch.Tensor,
+    row0: torch.Tensor,
+    col0: torch.Tensor,
+    rows: torch.Tensor,
+    cols: torch.Tensor,
+    grow: torch.Tensor,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(packed face, row, col) of every pixel centre of the rectangles; ``ids`` is the face of each."""
-    rect, row, col = _enumerate_rects(row0, col0, rows, cols)
+    """(rectangle index, row, col) of the cells of the rectangles that lie within ``grow`` pixels of their
+    triangle (``faces``: packed face of each rectangle, rows of ``xs``, ``ys``): a superset of the pairs
+    the evaluation keeps. Rectangles of at least :data:`SPAN_MIN_SIDE` rows and columns are enumerated
+    row by row, leaving out the corners of the box that the triangle never reaches (about half the box of
+    a large triangle); smaller ones whole, where the per-row work would cost more than it saves."""
+    big = (rows >= SPAN_MIN_SIDE) & (cols >= SPAN_MIN_SIDE)
+    small = torch.nonzero(~big, as_tuple=True)[0]
+    large = torch.nonzero(big, as_tuple=True)[0]
+    rect_s, row_s, col_s = _enumerate_rects(*(t.index_select(0, small) for t in (row0, col0, rows, cols)))
+    if large.numel() == 0:
+        return small.index_select(0, rect_s), row_s, col_s
+    r0, c0, nr, nc = (t.index_select(0, large) for t in (row0, col0, rows, cols))
+    rect, row, _ = _enumerate_rects(r0, c0, nr, torch.ones_like(nc))
+    face = faces.index_select(0, large).index_select(0, rect)
+    x_lo, x_hi = _row_spans(
+        xs.index_select(0, face),
+        ys.index_select(0, face),
+        row.to(xs.dtype) + 0.5,
+        grow.index_select(0, large).index_select(0, rect),
+    )
+    left, ncols = c0.index_select(0, rect), nc.index_select(0, rect)
+    first = torch.ceil(x_lo - 0.5).clamp(-1, 1 << 30).long().clamp_min(left)
+    last = torch.floor(x_hi - 0.5).clamp(-1, 1 << 30).long().clamp_max(left + ncols - 1)
+    width = (last - first + 1).clamp_min(0)
+    span, row_l, col_l = _enumerate_rects(row, first, torch.ones_like(width), width)
+    rect_l = large.index_select(0, rect.index_select(0, span))
+    return (
+        torch.cat([small.index_select(0, rect_s), rect_l]),
+        torch.cat([row_s, row_l]),
+        torch.cat([col_s, col_l]),
+    )
+
+
+def _enumerate_pairs(
+    ids: torch.Tensor,
+    row0: torch.Tensor,
+    col0: torch.Tensor,
+    rows: torch.Tensor,
+    cols: torch.Tensor,
+    grow: torch.Tensor,
+    xs: torch.Tensor,
+    ys: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(packed face, row, col) of the pixel centres of the rectangles within ``grow`` of each face ``ids``."""
+    rect, row, col = _enumerate_spans(ids, row0, col0, rows, cols, grow, xs, ys)
     return ids.index_select(0, rect), row, col
 
 
@@ -265,12 +358,14 @@ def find_candidates(
         for kind in (False, True):
             sel = torch.nonzero(band == kind, as_tuple=True)[0]
             if sel.numel():
-                pairs = _enumerate_pairs(*(t.index_select(0, sel) for t in (ids, i0, j0, ny, nx)))
+                grow = torch.full((sel.numel(),), r if kind else 0.0, dtype=xs.dtype, device=device)
+                boxes = (t.index_select(0, sel) for t in (ids, i0, j0, ny, nx))
+                pairs = _enumerate_pairs(*boxes, grow, xs, ys)
                 found.append(evaluate(*pairs, band=kind))
         if found:
             _select_top_k(top, torch.cat([p for p, _ in found]), torch.cat([q for _, q in found]))
     else:
-        _chunked_search(top, evaluate, ids, band, i0, j0, ny, nx, cnt, zs, f, (h, w))
+        _chunked_search(top, evaluate, ids, band, i0, j0, ny, nx, cnt, zs, f, (h, w), (xs, ys, r))
 
     face = top & 0xFFFFFFFF
     out = torch.where(top != _EMPTY, face, torch.full_like(face, -1))
@@ -312,9 +407,10 @@ def _within_budget(ids, band, i0, j0, ny, nx, cnt, zs, f, n, pixels):
     return tuple(t.index_select(0, kept) for t in (ids, band, i0, j0, ny, nx, cnt))
 
 
-def _chunked_search(top, evaluate, ids, band, i0, j0, ny, nx, cnt, zs, f, size) -> None:
+def _chunked_search(top, evaluate, ids, band, i0, j0, ny, nx, cnt, zs, f, size, corners) -> None:
     """Front-to-back chunks of at most ``MAX_PAIRS`` pairs with depth culling, merged image by image."""
     h, w = size
+    xs, ys, r = corners
     k = top.shape[1]
     device = top.device
     # nearest first within each image: sort by the smallest corner depth, then (stably) by image
@@ -366,7 +462,9 @@ def _chunked_search(top, evaluate, ids, band, i0, j0, ny, nx, cnt, zs, f, size) 
             sel = torch.nonzero(c_band == kind, as_tuple=True)[0]
             if sel.numel() == 0:
                 continue
-            rect, ii, jj = _enumerate_rects(*(t.index_select(0, sel) for t in (c_i0, c_j0, c_ny, c_nx)))
+            grow = torch.full((sel.numel(),), r if kind else 0.0, dtype=xs.dtype, device=device)
+            boxes = (t.index_select(0, sel) for t in (c_ids, c_i0, c_j0, c_ny, c_nx))
+            rect, ii, jj = _enumerate_spans(*boxes, grow, xs, ys)
             rect = sel.index_select(0, rect)
             # per pixel: skip pairs whose nearest possible depth is behind the pixel's K-th candidate
             local = c_img.index_select(0, rect) * (h * w) + ii * w + jj
