@@ -228,3 +228,46 @@ def test_mouth_layout_video_and_errors(tmp_path):
                      camera=PerspectiveCamera(image_size=48))
     with pytest.raises(ValueError, match="layout must be one of"):
         render_video(pred, f, tmp_path / "x.mp4", fps=25.0, gt=gt, layout="grid")
+
+
+def test_each_panel_is_the_render_of_that_panel_alone():
+    """The prediction and its error map share one rasterization and the ground-truth panels may come from
+    the panel cache; every panel still equals rendering that panel on its own (one MeshRenderer call)."""
+    from mesh_renderer import (
+        BlendParams,
+        LambertShader,
+        MeshRenderer,
+        RasterSettings,
+        apply_colormap,
+        blur_radius_for_pixels,
+        get_rasterizer,
+    )
+    from mesh_renderer.video import compose_frames, mouth_camera
+
+    t, size = 3, 48
+    pred, gt, f, lips = _lip_sequence(t)
+    albedo = torch.rand(pred.shape[1], 3, generator=torch.Generator().manual_seed(0))
+    cam = OrthographicCamera(scale=0.45, image_size=size)
+
+    def alone(v, camera, colours):
+        blur = blur_radius_for_pixels(0.75, camera.image_size)
+        settings = RasterSettings(image_size=camera.image_size, blur_radius=blur, faces_per_pixel=3)
+        shader = LambertShader(vertex_colors=colours, blend=BlendParams(sigma=blur / 9.21), two_sided=True)
+        img = MeshRenderer(camera, get_rasterizer("torch", settings), shader, restore_covered=True)(v, f)
+        return (img[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+    err = (pred - gt).norm(dim=-1)
+    heat = apply_colormap(err, 0.0, float(err.max()))
+    zoom = mouth_camera(cam, gt[:, lips], (size // 2, size))
+    for _ in range(2):  # the second call takes the ground-truth panels from the cache
+        frames = compose_frames(pred, f, gt=gt, camera=cam, layout="mouth", mouth=lips, albedo=albedo)
+        top, bottom = frames[:, 18 : 18 + size], frames[:, 18 + size + 18 :]
+        np.testing.assert_array_equal(top[:, :, :size], alone(pred, cam, albedo))
+        np.testing.assert_array_equal(top[:, :, size : 2 * size], alone(gt, cam, albedo))
+        np.testing.assert_array_equal(top[:, :, 2 * size : 3 * size], alone(pred, cam, heat))
+        np.testing.assert_array_equal(bottom[:, :, :size], alone(pred, zoom, albedo))
+        np.testing.assert_array_equal(bottom[:, :, size : 2 * size], alone(gt, zoom, albedo))
+        np.testing.assert_array_equal(bottom[:, :, 2 * size : 3 * size], alone(pred, zoom, heat))
+    # another ground truth is rendered, not served from the cache
+    other = compose_frames(pred, f, gt=gt * 0.9, camera=cam, layout="side_by_side", albedo=albedo)
+    np.testing.assert_array_equal(other[:, 18:, size : 2 * size], alone(gt * 0.9, cam, albedo))

@@ -15,7 +15,10 @@ each side and to the panel's aspect (width : height = 2 : 1), and centred in the
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +31,15 @@ from .fragments import RasterSettings, blur_radius_for_pixels
 from .renderer import MeshRenderer, get_rasterizer
 from .shaders import LambertShader
 
-__all__ = ["LAYOUTS", "compose_frames", "mouth_camera", "render_frames", "render_video", "write_video"]
+__all__ = [
+    "LAYOUTS",
+    "compose_frames",
+    "mouth_camera",
+    "render_frame_sets",
+    "render_frames",
+    "render_video",
+    "write_video",
+]
 
 #: the layouts of :func:`render_video`
 LAYOUTS: tuple[str, ...] = ("side_by_side", "prediction", "mouth")
@@ -53,8 +64,31 @@ def render_frames(
     soft candidates are all blur-band triangles get their covering triangle back (``restore_covered``).
     A closed mesh (a whole head) can skip its back faces instead (``cull_backfaces``): they are hidden.
     """
+    return render_frame_sets(
+        vertices, faces, camera, [vertex_colors], chunk=chunk, backend=backend, antialias=antialias,
+        cull_backfaces=cull_backfaces,
+    )[0]
+
+
+def render_frame_sets(
+    vertices: torch.Tensor,
+    faces: torch.Tensor,
+    camera: Camera,
+    colour_sets: Sequence[torch.Tensor | None],
+    chunk: int = 16,
+    backend: str = "torch",
+    antialias: bool = True,
+    cull_backfaces: bool = False,
+) -> list[np.ndarray]:
+    """:func:`render_frames` of one geometry in several colourings (e.g. albedo and an error heat map).
+
+    Each chunk of frames is rasterized once and shaded once per entry of ``colour_sets`` (``(T, V, 3)``,
+    ``(V, 3)`` or ``None`` for uniform grey): the frames are those :func:`render_frames` gives for each
+    colouring alone, at the cost of one rasterization."""
     if vertices.ndim != 3 or vertices.shape[-1] != 3:
         raise ValueError(f"vertices must have shape (T, V, 3), got {tuple(vertices.shape)}")
+    if not colour_sets:
+        raise ValueError("colour_sets is empty: pass at least one colouring (None for uniform grey)")
     size = camera.image_size
     blur = blur_radius_for_pixels(0.75, size) if antialias else 0.0
     settings = RasterSettings(
@@ -64,16 +98,49 @@ def render_frames(
         cull_backfaces=cull_backfaces,
     )
     rasterizer = get_rasterizer(backend, settings)
-    out = []
+    blend = BlendParams(sigma=blur / 9.21) if antialias else BlendParams()
+    renderer = MeshRenderer(camera, rasterizer, restore_covered=antialias)
+    out: list[list[np.ndarray]] = [[] for _ in colour_sets]
     with torch.no_grad():
         for s in range(0, vertices.shape[0], chunk):
-            vc = None if vertex_colors is None else vertex_colors[s : s + chunk]
-            blend = BlendParams(sigma=blur / 9.21) if antialias else BlendParams()
-            shader = LambertShader(vertex_colors=vc, blend=blend, two_sided=True)
-            renderer = MeshRenderer(camera, rasterizer, shader, restore_covered=antialias)
-            img = renderer(vertices[s : s + chunk], faces)
-            out.append((img[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
-    return np.concatenate(out, axis=0)
+            fragments, inputs = renderer.rasterize(vertices[s : s + chunk], faces)
+            for frames, colours in zip(out, colour_sets, strict=True):
+                vc = None if colours is None else (colours if colours.ndim == 2 else colours[s : s + chunk])
+                shader = LambertShader(vertex_colors=vc, blend=blend, two_sided=True)
+                img = shader(fragments, inputs)
+                frames.append((img[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
+    return [np.concatenate(frames, axis=0) for frames in out]
+
+
+#: most recently rendered ground-truth panels, keyed by a digest of everything that decides their pixels
+_PANEL_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
+_PANEL_CACHE_SIZE = 4
+
+
+def _digest(*parts: object) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, torch.Tensor):
+            t = part.detach().cpu().contiguous()
+            h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+            h.update(t.numpy().tobytes())
+        else:
+            h.update(repr(part).encode())
+    return h.hexdigest()
+
+
+def _cached_panel(key: str, render: Callable[[], np.ndarray]) -> np.ndarray:
+    """``render()``, or the panel it gave for the same ``key`` among the last few (a grid's sample videos
+    all show the same ground-truth sequence beside each model's prediction)."""
+    if key in _PANEL_CACHE:
+        _PANEL_CACHE.move_to_end(key)
+        return _PANEL_CACHE[key]
+    panel = render()
+    panel.setflags(write=False)
+    _PANEL_CACHE[key] = panel
+    while len(_PANEL_CACHE) > _PANEL_CACHE_SIZE:
+        _PANEL_CACHE.popitem(last=False)
+    return panel
 
 
 def _load_audio(audio: str | Path | tuple[np.ndarray, int]) -> tuple[np.ndarray, int]:
@@ -229,23 +296,26 @@ def compose_frames(
         if shade.shape != (pred.shape[1], 3):
             raise ValueError(f"albedo must have shape ({pred.shape[1]}, 3), got {tuple(shade.shape)}")
         shade = shade.expand(pred.shape[0], -1, -1)
-    def panel(v: torch.Tensor, cam: Camera, colours: torch.Tensor | None, title: str) -> np.ndarray:
-        frames = render_frames(
-            v, faces, cam, vertex_colors=colours, backend=backend, cull_backfaces=cull_backfaces
-        )
-        return _stack_titles(frames, title)
+    def render(v: torch.Tensor, cam: Camera, colour_sets: list[torch.Tensor | None]) -> list[np.ndarray]:
+        return render_frame_sets(v, faces, cam, colour_sets, backend=backend, cull_backfaces=cull_backfaces)
 
-    panels = [panel(pred, camera, shade, "prediction")]
     if layout == "prediction":
-        return panels[0]
+        return _stack_titles(render(pred, camera, [shade])[0], "prediction")
     assert gt is not None
     gt = gt.detach().to(pred)
-    panels.append(panel(gt, camera, shade, "ground truth"))
+
+    def gt_panel(cam: Camera, title: str) -> np.ndarray:
+        key = _digest(gt, faces, cam, shade, title, backend, cull_backfaces)
+        return _cached_panel(key, lambda: _stack_titles(render(gt, cam, [shade])[0], title))
+
     err = (pred - gt).norm(dim=-1)  # (T, V)
     vmax = float(error_max) if error_max is not None else max(float(err.max()), 1e-12)
     colours = apply_colormap(err, 0.0, vmax).to(pred)
-    heat = panel(pred, camera, colours, "error")
+    # the prediction and its error map share one rasterization
+    lit, heat = render(pred, camera, [shade, colours])
+    heat = _stack_titles(heat, "error")
     bar = colorbar_image(heat.shape[1], 0.0, vmax, label=error_label)
+    panels = [_stack_titles(lit, "prediction"), gt_panel(camera, "ground truth")]
     panels += [heat, np.broadcast_to(bar, (heat.shape[0], *bar.shape))]
     top = np.concatenate(panels, axis=2)
     if layout == "side_by_side":
@@ -255,10 +325,11 @@ def compose_frames(
     size = (max(2, h // 2), w)
     zoom = mouth_camera(camera, gt[:, idx], size, margin=mouth_margin)
     times = f"x{zoom.scale / camera.scale:.1f}"
+    lit, heat = render(pred, zoom, [shade, colours])
     row = [
-        panel(pred, zoom, shade, f"prediction, mouth {times}"),
-        panel(gt, zoom, shade, f"ground truth, mouth {times}"),
-        panel(pred, zoom, colours, f"error, mouth {times}"),
+        _stack_titles(lit, f"prediction, mouth {times}"),
+        gt_panel(zoom, f"ground truth, mouth {times}"),
+        _stack_titles(heat, f"error, mouth {times}"),
     ]
     row.append(np.zeros((pred.shape[0], row[0].shape[1], bar.shape[1], 3), np.uint8))
     return np.concatenate([top, np.concatenate(row, axis=2)], axis=1)
