@@ -52,7 +52,7 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
             "default",
             "--preset",
             "-p",
-            help="preset name (smoke, default, default-head, paper-vocaset, paper-biwi) or YAML path",
+            help="preset name (smoke, default, paper-vocaset, paper-biwi) or YAML path",
         ),
         overrides: list[str] | None = typer.Argument(
             None, help="config overrides key=value, e.g. training.steps=50"

@@ -41,7 +41,7 @@ __all__ = [
 
 #: folder of the shipped presets (``benchmarks/configs`` of the source tree)
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-PRESETS: tuple[str, ...] = ("smoke", "default", "default-head", "paper-vocaset", "paper-biwi")
+PRESETS: tuple[str, ...] = ("smoke", "default", "paper-vocaset", "paper-biwi")
 #: guidance variants of the grid: baseline; ``lrlv``, the AV recipe's lip-vertex MSE ``Lrlv`` alone
 #: (λav = 0: no lip reader); +AV guidance (``Lrlv`` + the lip reader's loss); +phonetic context-aware
 #: loss; +both (AV and phonetic)

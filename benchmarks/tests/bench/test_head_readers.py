@@ -1,4 +1,4 @@
-"""The shipped readers of the human head (synth-video-v2, synth-av-v2) on the default-head preset's
+"""The shipped readers of the human head (synth-video-v2, synth-av-v2) on the default preset's
 test split: they read the ground truth, not a motionless head, and the expert reads the lips."""
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from talkbench.training.stage1 import file_sha256
 
 @pytest.fixture(scope="module")
 def head_test_split(tmp_path_factory: pytest.TempPathFactory) -> list:
-    """default-head's corpus (seed 0, the head), the first 4 sentences of each unseen test speaker: the
+    """the default preset's corpus (seed 0, the head), the first 4 sentences of each unseen test speaker: the
     sequences its grid scores."""
     from talkbench.datasets.synth.corpus import CorpusSize, generate_corpus
     from talkbench.training.data import load_split
 
     root = tmp_path_factory.mktemp("head-readers") / "synth"
     generate_corpus(root, seed=0, size=CorpusSize(4, 0), topology="synth-head-v2")
-    config = load_config("default-head", [f"data.root={root}", "data.generate=false"])
+    config = load_config("default", [f"data.root={root}", "data.generate=false"])
     return [config, load_split(config, "test")]
 
 
