@@ -44,6 +44,7 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=1400,1100", "--force-device-scale-factor=1"):
         options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     options.binary_location = chromium
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     driver.set_page_load_timeout(30)
@@ -71,14 +72,14 @@ def test_site_in_headless_chromium(browser, tmp_path, fx):
 
     # sort by LVE (lower is better: ascending first), then descending on the second click
     header = browser.find_element(By.CSS_SELECTOR, '#runs-synth th[data-col="3"]')
-    assert header.text.split() == ["LVE", "×10⁻⁵", "m²", "max_sq"]
+    assert header.text.split() == ["LVE", "?", "×10⁻⁵", "m²", "max_sq"]  # "?": its glossary entry
     header.click()
     assert header.get_attribute("aria-sort") == "ascending"
     # levels from the fixture: gt 0, A+AV 0.8, A 0.9, B+AV 1.1, evil 2.0 ... template 3.0 (LVE ∝ level)
     order = [(a, g) for a, g in zip(_column(browser, "runs-synth", 0), _column(browser, "runs-synth", 1))]
     assert order == [
-        ("ground truth", "baseline"), ("fixture-A", "+AV"), ("fixture-A", "baseline"),
-        ("fixture-B", "+AV"), ("fixture-B", "baseline"), (EVIL, "baseline"), ("template", "baseline"),
+        ("ground truth", "–"), ("fixture-A", "+AV"), ("fixture-A", "baseline"),
+        ("fixture-B", "+AV"), ("fixture-B", "baseline"), (EVIL, "baseline"), ("template", "–"),
     ]
     values = [float(v.split()[0]) for v in _column(browser, "runs-synth", 3)]
     assert values == sorted(values)
@@ -130,7 +131,7 @@ def test_best_signed_fdd_is_the_one_nearest_zero(browser, tmp_path, fx):
     headers = browser.find_elements(By.CSS_SELECTOR, "#runs-synth th[data-col]")
     by_col = {int(h.get_attribute("data-col")): h for h in headers}
     fdd_col = next(c for c, h in by_col.items() if h.text.startswith("FDD"))
-    assert by_col[fdd_col].text.splitlines()[0] == "FDD →0"
+    assert by_col[fdd_col].text.splitlines()[0] == "FDD →0 ?"
     rows = browser.find_elements(By.CSS_SELECTOR, "#runs-synth tbody tr")
     bold = [r.find_elements(By.TAG_NAME, "td")[0].text for r in rows
             if "best" in (r.find_elements(By.TAG_NAME, "td")[fdd_col].get_attribute("class") or "")]
@@ -241,3 +242,61 @@ def test_page_fits_1400px_posters_load_and_rows_open_their_samples(browser, tmp_
     _assert_fits(browser)
     shot = tmp_path / "nine.png"
     assert browser.save_screenshot(str(shot))
+
+
+def test_glossary_tooltips_captions_and_a_phone_screen(browser, tmp_path, fx):
+    """Every metric header links to a glossary entry that defines it, keeps its direction in its tooltip
+    once the sort script has run, plots carry real captions, bracketing rows have no guidance, the videos
+    show their length, and at 390 px nothing widens the page; no console errors (favicon included)."""
+    results = fx.write_grid(tmp_path / "results")
+    fx.write_run(results, "a-video", level=1.0, animator="fixture-V", video=fx.tiny_video())
+    site = tmp_path / "site"
+    build_site(results, site)
+    browser.get((site / "index.html").as_uri())
+
+    heads = browser.find_elements(By.CSS_SELECTOR, "th.metric")
+    assert heads
+    for th in heads:
+        metric = th.get_attribute("data-metric")
+        link = th.find_element(By.CSS_SELECTOR, "a.gloss")
+        assert link.get_attribute("href").endswith(f"#glossary-{metric}")
+        entry = browser.find_elements(By.ID, f"glossary-{metric}")
+        assert len(entry) == 1, metric
+        words = th.text.split()
+        assert entry[0].text.split()[0] == (words[1] if words[0] == "Δ" else words[0]), (metric, th.text)
+        definition = entry[0].find_element(By.XPATH, "following-sibling::dd[1]").text
+        assert len(definition) > 80, (metric, definition)
+        tip = th.get_attribute("title")
+        assert tip.endswith("click to sort") and any(
+            d in tip for d in ("lower is better", "higher is better", "closer to 0 is better")
+        ), tip
+    # the glossary link opens the entry and does not sort the table
+    lve = browser.find_element(By.CSS_SELECTOR, '#runs-synth th[data-metric="lve"]')
+    lve.find_element(By.CSS_SELECTOR, "a.gloss").click()
+    assert lve.get_attribute("aria-sort") is None
+    assert browser.current_url.endswith("#glossary-lve")
+
+    captions = [c.text for c in browser.find_elements(By.CSS_SELECTOR, "figure.plot figcaption")]
+    assert len(captions) == 2 and all(len(c.split()) > 6 for c in captions), captions
+    rows = browser.find_elements(By.CSS_SELECTOR, "#runs-synth tbody tr")
+    guidance = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
+                for r in rows}
+    assert guidance["ground truth"] == "–" and guidance["template"] == "–"
+    assert {v.get_attribute("preload") for v in browser.find_elements(By.CSS_SELECTOR, "video")} == {"metadata"}
+    duration = browser.execute_async_script(
+        """var done = arguments[arguments.length - 1]; var v = document.querySelector('video');
+        if (v.readyState >= 1) { done(v.duration); } else { v.onloadedmetadata = function () { done(v.duration); };
+        v.onerror = function () { done(-1); }; }"""
+    )
+    assert duration > 0
+
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == [], severe
+
+    browser.set_window_size(390, 900)
+    try:
+        browser.get((site / "index.html").as_uri())
+        width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
+        assert width[0] <= width[1], width
+    finally:
+        browser.set_window_size(1400, 1100)
