@@ -365,7 +365,9 @@ def test_a_face_v1_reader_is_refused_on_the_head_and_a_corpus_of_the_other_face_
     from talkbench.training.data import ensure_corpus
 
     with pytest.raises(ConfigError, match=r"trained on renders of synth-face-v1.*synth-head-v2"):
-        load_config("smoke", ["data.protocol=synth-head"])
+        load_config("smoke", ["reader.judge=synth-video-v1"])
+    with pytest.raises(ConfigError, match=r"trained on renders of synth-head-v2.*synth-face-v1"):
+        load_config("smoke", ["data.protocol=synth"])
     root = tmp_path / "face"
     generate_corpus(root, seed=1, size=CorpusSize(1, 0), workers=1)
     config = load_config(

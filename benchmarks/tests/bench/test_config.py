@@ -122,13 +122,13 @@ def test_resolved_config_differs_per_cell() -> None:
     lrlv = next(s for s in specs if s.variant == "lrlv")
     assert lrlv.resolved()["expert"] is None and lrlv.resolved()["expert_sha256"] is None
     av = next(s for s in specs if s.variant == "av")
-    assert av.resolved()["expert"]["pretrained"] == "synth-av-v1"
+    assert av.resolved()["expert"]["pretrained"] == "synth-av-v2"
     # the shipped files' hashes are inputs: a retrained judge or expert re-runs the cells
     from talkbench.shipped_readers import shipped_path
     from talkbench.training.stage1 import file_sha256
 
-    assert av.resolved()["expert_sha256"] == file_sha256(shipped_path("synth-av-v1"))
-    assert base.resolved()["judge_sha256"] == file_sha256(shipped_path("synth-video-v1"))
+    assert av.resolved()["expert_sha256"] == file_sha256(shipped_path("synth-av-v2"))
+    assert base.resolved()["judge_sha256"] == file_sha256(shipped_path("synth-video-v2"))
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ NAME = "synth-video-v1"
 
 @pytest.fixture(scope="module")
 def test_split(tmp_path_factory: pytest.TempPathFactory) -> list:
-    """The default preset's test split: corpus seed 0, the first 8 sentences of the two test speakers.
+    """The default corpus's test split on synth-face-v1: seed 0, the first 8 sentences of the two test speakers.
 
     Sentences are drawn per (seed, speaker, sentence number), so these are the default corpus's own
     test sequences (the grid scores the first 4 of each test speaker).
@@ -39,7 +39,10 @@ def test_split(tmp_path_factory: pytest.TempPathFactory) -> list:
 
     root = tmp_path_factory.mktemp("judge") / "synth"
     generate_corpus(root, seed=0, size=CorpusSize(8, 0))
-    config = load_config("default", [f"data.root={root}", "data.generate=false"])
+    # synth-video-v1 reads the procedural face synth-face-v1 that the presets used before the head
+    face = ["data.protocol=synth", "render.camera_scale=8.0", "reader.judge=synth-video-v1",
+            "expert.pretrained=synth-av-v1"]
+    config = load_config("default", [f"data.root={root}", "data.generate=false", *face])
     return [config, load_split(config, "test")]
 
 
@@ -92,7 +95,7 @@ def test_preset_with_other_renders_is_refused() -> None:
         load_config("default", ["reader.judge=synth-video-v0"])
     with pytest.raises(ConfigError, match="reads the synthetic face only"):
         load_config("default", ["data.protocol=vocaset"])
-    with pytest.raises(ConfigError, match=r"expert.pretrained 'synth-av-v1' reads renders .*out_size is 88"):
+    with pytest.raises(ConfigError, match=r"expert.pretrained 'synth-av-v2' reads renders .*out_size is 88"):
         load_config("default", ["render.out_size=88", "reader.judge=null"])
     # without shipped readers the preset may render as it likes (they are trained on it)
     free = load_config("default", ["render.out_size=88", "reader.judge=null", "expert.pretrained=null"])
