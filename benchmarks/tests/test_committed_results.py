@@ -61,7 +61,6 @@ def test_a_committed_cell_is_what_this_checkout_computes(tmp_path: Path) -> None
 
     # stale keys: listed, not failed (the keys of the committed config, on the same data content)
     from facial_animator import get_animator
-
     from talkbench.results import animator_code_version
 
     stale = []

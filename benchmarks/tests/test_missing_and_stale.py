@@ -52,7 +52,9 @@ def test_deleted_sequence_is_listed_as_missing(corpus: Path) -> None:
 def test_run_with_missing_sequences_fails_unless_allowed(corpus: Path) -> None:
     name = synth_dataset(corpus, "val").names[0]
     (corpus / "vertices_npy" / f"{name}.npy").unlink()
-    base = [f"data.root={corpus}", "data.protocol=synth"]
+    # a corpus on the procedural face: the face's readers and framing
+    base = [f"data.root={corpus}", "data.protocol=synth", "render.camera_scale=8.0",
+            "reader.judge=synth-video-v1", "expert.pretrained=synth-av-v1"]
     with pytest.raises(DataError) as err:
         load_split(load_config("smoke", base), "val")
     msg = str(err.value)

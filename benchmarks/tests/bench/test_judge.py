@@ -29,7 +29,8 @@ NAME = "synth-video-v1"
 
 @pytest.fixture(scope="module")
 def test_split(tmp_path_factory: pytest.TempPathFactory) -> list:
-    """The default corpus's test split on synth-face-v1: seed 0, the first 8 sentences of the two test speakers.
+    """The default corpus's test split on synth-face-v1: seed 0, the first 8 sentences of the two test
+    speakers.
 
     Sentences are drawn per (seed, speaker, sentence number), so these are the default corpus's own
     test sequences (the grid scores the first 4 of each test speaker).

@@ -282,11 +282,12 @@ def test_glossary_tooltips_captions_and_a_phone_screen(browser, tmp_path, fx):
     guidance = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
                 for r in rows}
     assert guidance["ground truth"] == "–" and guidance["template"] == "–"
-    assert {v.get_attribute("preload") for v in browser.find_elements(By.CSS_SELECTOR, "video")} == {"metadata"}
+    videos = browser.find_elements(By.CSS_SELECTOR, "video")
+    assert {v.get_attribute("preload") for v in videos} == {"metadata"}
     duration = browser.execute_async_script(
         """var done = arguments[arguments.length - 1]; var v = document.querySelector('video');
-        if (v.readyState >= 1) { done(v.duration); } else { v.onloadedmetadata = function () { done(v.duration); };
-        v.onerror = function () { done(-1); }; }"""
+        if (v.readyState >= 1) { done(v.duration); } else {
+          v.onloadedmetadata = function () { done(v.duration); }; v.onerror = function () { done(-1); }; }"""
     )
     assert duration > 0
 

@@ -113,7 +113,7 @@ def test_smoke_command_runs_fresh_then_compares(tmp_path, write_set, metric, res
     args = ["smoke", "--out", str(tmp_path / "c"), "--baseline", str(baseline), "--cached", "--k", "9"]
     cached = runner.invoke(regress_app, args)  # k = 9: tol 9e-6 covers the +4e-6 change
     assert cached.exit_code == 0, cached.output
-    assert seen["root"] == "data/synth-smoke"
+    assert seen["root"] == "data/synth-head-smoke"
 
 
 def test_smoke_command_fails_when_an_animator_is_near_the_template(
