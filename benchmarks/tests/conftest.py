@@ -15,6 +15,23 @@ VOCA_TEST = "FaceTalk_170809_00138_TA"
 VOCA_SENTENCES = ("sentence01", "sentence20", "sentence21", "sentence40")
 VOCA_FRAMES_60 = 24  # 0.4 s at 60 fps
 
+#: the procedural face synth-face-v1 with the readers and framing it was shipped with. The presets run
+#: on the head synth-head-v2; the engine's unit tests run on this face (1,714 vertices, 3x cheaper to
+#: render than the head) to keep the suite within its CI budget. The head has its own tests
+#: (test_synth_head.py, bench/test_head_readers.py, the smoke regression).
+FACE_V1_OVERRIDES = (
+    "data.protocol=synth",
+    "render.camera_scale=8.0",
+    "expert.pretrained=synth-av-v1",
+    "reader.judge=synth-video-v1",
+)
+
+
+@pytest.fixture(scope="session")
+def face_v1_overrides() -> tuple[str, ...]:
+    """Config overrides for a corpus on synth-face-v1 (:data:`FACE_V1_OVERRIDES`)."""
+    return FACE_V1_OVERRIDES
+
 
 def speech_chunk(shared: Path, name: str, start_s: float, seconds: float) -> tuple[np.ndarray, int]:
     data, rate = sf.read(str(shared / "speech" / name), dtype="float32", always_2d=False)

@@ -49,12 +49,12 @@ def test_deleted_sequence_is_listed_as_missing(corpus: Path) -> None:
     assert "data.allow_missing=true" in verdict
 
 
-def test_run_with_missing_sequences_fails_unless_allowed(corpus: Path) -> None:
+def test_run_with_missing_sequences_fails_unless_allowed(
+    corpus: Path, face_v1_overrides: tuple[str, ...]
+) -> None:
     name = synth_dataset(corpus, "val").names[0]
     (corpus / "vertices_npy" / f"{name}.npy").unlink()
-    # a corpus on the procedural face: the face's readers and framing
-    base = [f"data.root={corpus}", "data.protocol=synth", "render.camera_scale=8.0",
-            "reader.judge=synth-video-v1", "expert.pretrained=synth-av-v1"]
+    base = [f"data.root={corpus}", *face_v1_overrides]
     with pytest.raises(DataError) as err:
         load_split(load_config("smoke", base), "val")
     msg = str(err.value)

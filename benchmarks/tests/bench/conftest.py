@@ -24,20 +24,15 @@ TINY_OVERRIDES = (
     "guidance.av_every=1",
     "data.corpus_size=tiny",
     "sample_videos=false",
-    # the engine's unit tests run on the procedural face synth-face-v1 (1,714 vertices, 3x cheaper to
-    # render than the head) with its shipped readers, to keep the suite within its CI budget; the head
-    # of the presets has its own tests (test_synth_head.py, test_head_readers.py, the smoke regression)
-    "data.protocol=synth",
-    "render.camera_scale=8.0",
-    "expert.pretrained=synth-av-v1",
-    "reader.judge=synth-video-v1",
 )
 
 
 @pytest.fixture()
-def tiny_config(tiny_corpus: Path, tmp_path: Path) -> BenchConfig:
+def tiny_config(tiny_corpus: Path, tmp_path: Path, face_v1_overrides: tuple[str, ...]) -> BenchConfig:
+    """The smoke preset at unit-test size on the session's tiny corpus (synth-face-v1)."""
     torch.set_num_threads(2)
     return load_config(
         "smoke",
-        (*TINY_OVERRIDES, f"data.root={tiny_corpus}", f"work_dir={tmp_path / 'work'}", "data.generate=false"),
+        (*TINY_OVERRIDES, *face_v1_overrides, f"data.root={tiny_corpus}", f"work_dir={tmp_path / 'work'}",
+         "data.generate=false"),
     )

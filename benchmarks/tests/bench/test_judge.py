@@ -28,7 +28,7 @@ NAME = "synth-video-v1"
 
 
 @pytest.fixture(scope="module")
-def test_split(tmp_path_factory: pytest.TempPathFactory) -> list:
+def test_split(tmp_path_factory: pytest.TempPathFactory, face_v1_overrides: tuple[str, ...]) -> list:
     """The default corpus's test split on synth-face-v1: seed 0, the first 8 sentences of the two test
     speakers.
 
@@ -41,9 +41,7 @@ def test_split(tmp_path_factory: pytest.TempPathFactory) -> list:
     root = tmp_path_factory.mktemp("judge") / "synth"
     generate_corpus(root, seed=0, size=CorpusSize(8, 0))
     # synth-video-v1 reads the procedural face synth-face-v1 that the presets used before the head
-    face = ["data.protocol=synth", "render.camera_scale=8.0", "reader.judge=synth-video-v1",
-            "expert.pretrained=synth-av-v1"]
-    config = load_config("default", [f"data.root={root}", "data.generate=false", *face])
+    config = load_config("default", [f"data.root={root}", "data.generate=false", *face_v1_overrides])
     return [config, load_split(config, "test")]
 
 

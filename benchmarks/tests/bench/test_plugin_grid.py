@@ -23,7 +23,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_a_plugin_animator_trains_and_appears_on_the_site(tiny_corpus: Path, tmp_path: Path) -> None:
+def test_a_plugin_animator_trains_and_appears_on_the_site(
+    tiny_corpus: Path, tmp_path: Path, face_v1_overrides: tuple[str, ...]
+) -> None:
     preset = tmp_path / "newcomer.yaml"
     data = yaml.safe_load(
         (Path(__file__).parents[2] / "configs" / "smoke.yaml").read_text(encoding="utf-8")
@@ -35,7 +37,8 @@ def test_a_plugin_animator_trains_and_appears_on_the_site(tiny_corpus: Path, tmp
     )
     preset.write_text(yaml.safe_dump(data), encoding="utf-8")
     overrides = [
-        *TINY_OVERRIDES, f"data.root={tiny_corpus}", f"work_dir={tmp_path / 'work'}", "data.generate=false"
+        *TINY_OVERRIDES, *face_v1_overrides, f"data.root={tiny_corpus}", f"work_dir={tmp_path / 'work'}",
+        "data.generate=false",
     ]
     results, site = tmp_path / "results", tmp_path / "site"
     cmd = [sys.executable, "-m", "talkbench.cli", "run", "--preset", str(preset), "--results", str(results),

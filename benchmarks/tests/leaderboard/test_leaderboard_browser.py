@@ -168,6 +168,17 @@ def _assert_fits(driver, width=1400):
         assert left >= 0 and right <= width, (tid, left, right)  # the whole table is on screen
 
 
+def _assert_no_page_scroll(driver, url: str, width: int = 390) -> None:
+    """At a ``width``-px window (a phone) the page has no horizontal scroll; tables scroll in their boxes."""
+    driver.set_window_size(width, 900)
+    try:
+        driver.get(url)
+        widths = driver.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
+        assert widths[0] <= widths[1], widths
+    finally:
+        driver.set_window_size(1400, 1100)
+
+
 def _with_temporal_columns(tables):
     """Copies of LVE / CER columns and cells as mtm, slcc, loc (the page is generic over metrics)."""
     for t in tables:
@@ -294,13 +305,7 @@ def test_glossary_tooltips_captions_and_a_phone_screen(browser, tmp_path, fx):
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], severe
 
-    browser.set_window_size(390, 900)
-    try:
-        browser.get((site / "index.html").as_uri())
-        width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
-        assert width[0] <= width[1], width
-    finally:
-        browser.set_window_size(1400, 1100)
+    _assert_no_page_scroll(browser, (site / "index.html").as_uri())
 
 
 def test_the_committed_site_fits_1400px_and_a_phone(browser):
@@ -309,12 +314,6 @@ def test_the_committed_site_fits_1400px_and_a_phone(browser):
     index = REPO_ROOT / "leaderboard" / "site" / "index.html"
     if not index.is_file():
         pytest.skip(f"no committed site at {index}")
-    try:
-        browser.get(index.as_uri())
-        _assert_fits(browser)
-        browser.set_window_size(390, 900)
-        browser.get(index.as_uri())
-        width = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth];")
-        assert width[0] <= width[1], width
-    finally:
-        browser.set_window_size(1400, 1100)
+    browser.get(index.as_uri())
+    _assert_fits(browser)
+    _assert_no_page_scroll(browser, index.as_uri())
