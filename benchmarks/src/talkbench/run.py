@@ -59,6 +59,8 @@ from .results import (
     summarize,
     write_run_dir,
 )
+from .results.curves import TrainingCurve, TrainingCurves, binned_curve
+from .results.schema import AVDose
 from .results.effects import guidance_effect
 from .results.io import ResultFileError, write_result
 from .results.rundir import load_run_dir
@@ -237,6 +239,8 @@ def _write(
     video: Path | None = None,
     train_records: list[PerSampleRecord] | None = None,
     expert: ExpertRef | None = None,
+    curves: TrainingCurves | None = None,
+    av_dose: AVDose | None = None,
 ) -> Path:
     metrics = summarize(records, seeds, ctx.config.data.protocol, defined_variants(records, seeds, variants))
     train_metrics = None
@@ -263,9 +267,10 @@ def _write(
         cache_key=key,
         train_metrics=train_metrics,
         expert=expert,
+        av_dose=av_dose,
     )
     run_dir = ctx.out_dir() / run_id
-    return write_run_dir(run_dir, result, records, resolved, collect_env(), video=video)
+    return write_run_dir(run_dir, result, records, resolved, collect_env(), video=video, curves=curves)
 
 
 def _bracket_rows(ctx: GridContext) -> list[Path]:
@@ -376,6 +381,27 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
     )
 
 
+def av_dose(config: BenchConfig, histories: list[list[dict[str, float]]], train: list[Any]) -> AVDose:
+    """The AV term's dose of a run, counted from its trainings' logged steps (:class:`AVDose`);
+    ``train``: the training split (a step's sequence is one of them, cut to ``training.max_frames``)."""
+    steps = sum(len(h) for h in histories)
+    frames = [h["av_frames"] for hist in histories for h in hist if "av_frames" in h]
+    max_frames = config.training.max_frames
+    seq = [min(s.num_frames, max_frames) if max_frames else s.num_frames for s in train]
+    per_step = sum(seq) / len(seq) if seq else 0.0
+    per_av = sum(frames) / len(frames) if frames else 0.0
+    fraction = len(frames) * per_av / (steps * per_step) if steps and per_step else 0.0
+    return AVDose(
+        av_every=config.guidance.av_every,
+        clip_frames=config.guidance.av_clip_frames,
+        steps=steps,
+        av_steps=len(frames),
+        frames_per_av_step=per_av,
+        frames_per_step=per_step,
+        fraction=min(fraction, 1.0),
+    )
+
+
 def run_cell(
     ctx: GridContext, spec: RunSpec, on_step: Callable[[int, dict[str, float]], None] | None = None
 ) -> Path:
@@ -392,6 +418,8 @@ def run_cell(
     train_records: list[PerSampleRecord] = []
     train = train_samples(c, ctx.train)
     video = None
+    curves: list[TrainingCurve] = []
+    histories: list[list[dict[str, float]]] = []
     t0 = time.perf_counter()
     for i, seed in enumerate(c.seeds):
         trainer = ctx.trainer(spec, seed)
@@ -400,11 +428,18 @@ def run_cell(
             on_step=on_step,
             progress=ctx.progress,
             vq_cache=ctx.stage1_cache(spec, seed),
+            events=ctx.work / "tensorboard" / spec.run_id / f"s{seed}",
         )
         if logs:
             ctx.say(f"{spec.run_id} seed {seed}: final loss {logs[-1]['loss']:.4g}")
         if ctx.dist.rank != 0:
             continue
+        if trainer.vq_history:
+            curves.append(binned_curve([{"loss": x} for x in trainer.vq_history], seed, "stage1"))
+        if trainer.history:
+            first = trainer.step_index - len(trainer.history)
+            curves.append(binned_curve(trainer.history, seed, "animator", first_step=first))
+        histories.append(trainer.history)
         records += evaluate_animator(trainer.model, ctx.eval, seed, ctx.progress)
         train_records += evaluate_train_split(trainer.model, ctx.eval, train, seed)
         if i == 0 and c.sample_videos:
@@ -431,6 +466,8 @@ def run_cell(
         video,
         train_records,
         ctx.expert_ref() if spec.uses_av else None,
+        TrainingCurves(trainings=curves) if curves else None,
+        av_dose(c, histories, ctx.train) if spec.uses_av else None,
     )
     ctx.say(f"{spec.run_id}: written ({time.perf_counter() - t0:.0f} s)")
     return path

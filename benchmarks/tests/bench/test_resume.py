@@ -81,6 +81,9 @@ def _resume_case(tiny_config: BenchConfig, tmp_path: Path, registry: str, varian
     for k in a:
         assert torch.equal(a[k], b[k]), k
     assert logs[-1]["loss"] == full_logs[-1]["loss"]
+    # the training curve survives the interruption: the checkpoint carries the steps before it
+    assert resumed.history == whole.history and len(whole.history) == steps
+    assert resumed.vq_history == whole.vq_history
 
 
 def test_different_seeds_give_different_models(tiny_config: BenchConfig) -> None:

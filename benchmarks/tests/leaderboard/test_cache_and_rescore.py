@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from pathlib import Path
 
 import jiwer
 import numpy as np
@@ -76,6 +77,37 @@ def test_code_version_follows_source_edits(tmp_path, monkeypatch):
     assert code_version(("tbcachetestpkg",)) != first
     assert code_version(("tbcachetestpkg-absent",)) == "tbcachetestpkg-absent=not installed@absent"
     assert "tbcachetestpkg" not in sys.modules  # located, never imported
+
+
+def test_source_hash_leaves_out_presentation_subpackages(tmp_path):
+    from talkbench.results.cache import PRESENTATION_ONLY, source_sha256
+
+    root = tmp_path / "pkg"
+    (root / "leaderboard").mkdir(parents=True)
+    (root / "core.py").write_text("X = 1\n")
+    (root / "leaderboard" / "site.py").write_text("Y = 1\n")
+    first = source_sha256(root, exclude=("leaderboard",))
+    (root / "leaderboard" / "site.py").write_text("Y = 2\n")  # presentation only: same hash
+    assert source_sha256(root, exclude=("leaderboard",)) == first
+    assert source_sha256(root) != source_sha256(tmp_path / "pkg", exclude=("leaderboard",))
+    (root / "core.py").write_text("X = 2\n")  # computation: a new hash
+    assert source_sha256(root, exclude=("leaderboard",)) != first
+    (root / "leaderboard.py").write_text("Z = 1\n")  # only subfolders are left out, not a module
+    assert source_sha256(root, exclude=("leaderboard",)) != first
+    # talkbench's excluded folders read results and compute none: only the command line imports them
+    import re
+
+    import talkbench
+
+    tb = Path(talkbench.__file__).parent
+    for name in PRESENTATION_ONLY["talkbench"]:
+        assert (tb / name).is_dir()
+        pattern = re.compile(rf"(from\s+\.+{name}\b|talkbench\.{name}\b)")
+        for f in sorted(tb.rglob("*.py")):
+            rel = f.relative_to(tb).parts
+            if rel[0] in (*PRESENTATION_ONLY["talkbench"], "cli.py", "cli_bench.py", "__main__.py"):
+                continue
+            assert not pattern.search(f.read_text()), f"{f} imports talkbench.{name}"
 
 
 def _run(fx, seeds=(0, 1), n_wrong=2, **kw):

@@ -5,7 +5,8 @@ Rules (every violation is collected; :class:`ResultsDirError` lists them all, ea
 1. Every folder directly under ``<results>`` is a known protocol id
    (``facial_metrics.list_protocols()``); files there are allowed only as ``*.md`` notes.
 2. Every folder under a protocol is a run directory holding ``result.json``, ``per_sample.jsonl``,
-   ``config.yaml`` and ``env.json``, and optionally ``sample.mp4`` and ``README.md``; nothing else.
+   ``config.yaml`` and ``env.json``, and optionally ``sample.mp4``, ``curves.json`` (the trainings'
+   curves, validated when the site plots them) and ``README.md``; nothing else.
 3. ``result.json``, ``per_sample.jsonl`` and ``env.json`` pass their schemas
    (:mod:`talkbench.results.io`); ``config.yaml`` is a YAML mapping.
 4. ``result.run_id`` equals the folder name and ``result.protocol`` the protocol folder's name (a
@@ -29,6 +30,7 @@ from typing import Any
 
 from facial_metrics.protocols import list_protocols
 
+from ..results.curves import CURVES_FILE
 from ..results.io import ResultFileError
 from ..results.rescore import check_consistency
 from ..results.rundir import RUN_FILES, VIDEO_FILE, load_run_dir
@@ -37,7 +39,7 @@ from ..results.schema import EnvInfo, RunResult
 __all__ = ["ALLOWED_RUN_FILES", "REQUIRED_RUN_FILES", "ResultsDirError", "RunEntry", "collect_results"]
 
 REQUIRED_RUN_FILES: tuple[str, ...] = RUN_FILES
-ALLOWED_RUN_FILES: tuple[str, ...] = (*REQUIRED_RUN_FILES, VIDEO_FILE, "README.md")
+ALLOWED_RUN_FILES: tuple[str, ...] = (*REQUIRED_RUN_FILES, VIDEO_FILE, CURVES_FILE, "README.md")
 
 
 class ResultsDirError(ValueError):

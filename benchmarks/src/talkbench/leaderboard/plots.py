@@ -25,7 +25,15 @@ import matplotlib.pyplot as plt
 from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 
-__all__ = ["guidance_figure", "guidance_plot", "lve_vs_cer_figure", "lve_vs_cer_plot", "place_labels"]
+__all__ = [
+    "curves_figure",
+    "curves_plot",
+    "guidance_figure",
+    "guidance_plot",
+    "lve_vs_cer_figure",
+    "lve_vs_cer_plot",
+    "place_labels",
+]
 
 _RC = {
     "svg.hashsalt": "talkbench-leaderboard",
@@ -195,4 +203,63 @@ def guidance_plot(table: dict[str, Any], metrics: tuple[str, ...] = ("lve", "cer
     any guided/reference pair."""
     with plt.rc_context(_RC):
         fig = guidance_figure(table, metrics)
+        return None if fig is None else _svg(fig)
+
+
+#: panels of a run's training curves: (phase, term, title, log scale); a panel shows when any training
+#: of the run logged its term
+CURVE_PANELS: tuple[tuple[str, str, str, bool], ...] = (
+    ("animator", "loss", "total loss (weighted sum of the terms)", True),
+    ("animator", "rec", "reconstruction Lrec (vertex MSE, m²)", True),
+    ("animator", "rlv", "lip-vertex MSE Lrlv (m²)", True),
+    ("animator", "av", "AV loss λctc·Lctc + λce·Lce (expert)", True),
+    ("animator", "av_ctc", "AV: expert CTC loss", True),
+    ("animator", "av_att", "AV: expert attention loss", True),
+    ("animator", "av_acc", "AV: expert token accuracy", False),
+    ("animator", "grad_norm", "gradient norm (before clipping)", True),
+    ("stage1", "loss", "CodeTalker stage 1: VQ-autoencoder loss", True),
+)
+_SEED_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink")
+
+
+def curves_figure(curves: Any, title: str) -> Any | None:
+    """The training-curves figure of one run (see :func:`curves_plot`); the caller closes it."""
+    panels = [p for p in CURVE_PANELS
+              if any(c.phase == p[0] and p[1] in c.terms for c in curves.trainings)]
+    if not panels:
+        return None
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 2.3 * rows + 0.5), squeeze=False)
+    seeds = sorted({c.seed for c in curves.trainings})
+    for ax, (phase, term, label, log) in zip(axes.flat, panels):
+        for c in curves.trainings:
+            if c.phase != phase or term not in c.terms:
+                continue
+            pts = [(s, v) for s, v in zip(c.step, c.terms[term]) if v is not None and (v > 0 or not log)]
+            if not pts:
+                continue
+            color = _SEED_COLORS[seeds.index(c.seed) % len(_SEED_COLORS)]
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], color=color, linewidth=1.0,
+                    marker="." if len(pts) < 30 else None, markersize=3, label=f"seed {c.seed}")
+        if log:
+            ax.set_yscale("log")
+        ax.set_title("\n".join(textwrap.wrap(label, 40)), fontsize=8)
+        ax.set_xlabel("step", fontsize=7.5)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper right", fontsize=7.5, ncol=len(handles), frameon=False)
+    fig.suptitle(title, fontsize=9, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    return fig
+
+
+def curves_plot(curves: Any, title: str) -> bytes | None:
+    """One panel per logged loss term (:data:`CURVE_PANELS`), the run's seeds overlaid, each point the
+    mean of a bin of steps (``talkbench.results.curves``); ``None`` when the run logged none."""
+    with plt.rc_context(_RC):
+        fig = curves_figure(curves, title)
         return None if fig is None else _svg(fig)

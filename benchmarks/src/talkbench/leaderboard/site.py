@@ -6,7 +6,8 @@ Output (``out/``)::
     data/leaderboard.json           every table as data (the same content the page shows)
     plots/<protocol>-lve-vs-cer.svg plots/<protocol>-guidance.svg
     runs/<protocol>/<run_id>/       config.yaml, result.json, env.json, per_sample.jsonl, sample.mp4?,
-                                    index.html (the per-sample page), poster.png (with a sample.mp4)
+                                    curves.json?, index.html (the per-sample page), poster.png (with
+                                    a sample.mp4), curves.svg (the training curves, with a curves.json)
     .talkbench-site                 marker: the folder may be replaced by the next build
 
 The site is written to a temporary sibling folder and swapped in only after everything succeeded; an
@@ -28,7 +29,8 @@ import jinja2
 
 from ..results.io import atomic_write_bytes, atomic_write_text
 from .collect import ResultsDirError, RunEntry, collect_results
-from .plots import guidance_plot, lve_vs_cer_plot
+from ..results.curves import CURVES_FILE, load_curves
+from .plots import curves_plot, guidance_plot, lve_vs_cer_plot
 from .reported import ReportedNumber, load_reported
 from .samples import poster_png, run_page_data
 from .tables import build_tables
@@ -36,7 +38,7 @@ from .tables import build_tables
 __all__ = ["SITE_MARKER", "SiteSummary", "build_site", "render_index", "render_run_page"]
 
 SITE_MARKER = ".talkbench-site"
-_COPIED = ("config.yaml", "result.json", "env.json", "per_sample.jsonl", "sample.mp4")
+_COPIED = ("config.yaml", "result.json", "env.json", "per_sample.jsonl", "sample.mp4", CURVES_FILE)
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,23 @@ def build_site(
                     except ValueError as exc:
                         raise ResultsDirError([f"{entry.video}: no poster frame: {exc}"]) from exc
                 page = run_page_data(entry, rows[(protocol, entry.result.run_id)])
+                page["curves"] = None
+                if (entry.path / CURVES_FILE).is_file():
+                    try:
+                        curves = load_curves(entry.path / CURVES_FILE)
+                    except ValueError as exc:
+                        raise ResultsDirError([str(exc)]) from exc
+                    svg = curves_plot(curves, f"{page['label']} {page['guidance']}: training curves")
+                    if svg is not None:
+                        _write(tmp, f"{base}/curves.svg", svg, files)
+                        page["curves"] = {
+                            "svg": "curves.svg",
+                            "trainings": [
+                                {"seed": c.seed, "phase": c.phase, "steps": c.steps, "bin": c.bin_steps,
+                                 "final": c.terms.get("loss", [None])[-1]}
+                                for c in curves.trainings
+                            ],
+                        }
                 _write(tmp, f"{base}/index.html", render_run_page(page).encode("utf-8"), files)
         data = {"schema_version": 1, "tables": tables}
         _write(tmp, "data/leaderboard.json",

@@ -12,6 +12,10 @@
   version still invalidates cached results (asv's benchmark ``version`` rule). A run of a plug-in
   animator (a class outside the project packages) adds :func:`animator_code_version`: its package's
   version and source hash, so editing the plug-in re-runs its cells.
+
+  Subpackages that only present finished results (:data:`PRESENTATION_ONLY`: talkbench's static
+  site builder and its regression comparison) are left out of the hash: they read result files and
+  never compute one, so editing them cannot change a result and does not invalidate the cache.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import Any
 
 from .env import package_version
 
-__all__ = ["PROJECT_PACKAGES", "animator_code_version", "code_version", "run_cache_key", "source_sha256"]
+__all__ = ["PRESENTATION_ONLY", "PROJECT_PACKAGES", "animator_code_version", "code_version", "run_cache_key", "source_sha256"]
 
 #: distributions whose sources make up the code version
 PROJECT_PACKAGES: tuple[str, ...] = (
@@ -36,6 +40,10 @@ PROJECT_PACKAGES: tuple[str, ...] = (
     "lipread-expert",
     "facial-animator",
 )
+
+#: per distribution, the top-level subpackages left out of its source hash: they only read finished
+#: results (the leaderboard site, the smoke-regression comparison) and compute none
+PRESENTATION_ONLY: dict[str, tuple[str, ...]] = {"talkbench": ("leaderboard", "regression")}
 
 
 def _canonical(obj: Any, where: str = "config") -> Any:
@@ -99,11 +107,13 @@ def run_cache_key(config: Mapping[str, Any], data_hash: str, code_version: str) 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def source_sha256(root: Path) -> str:
-    """sha256 over every ``*.py`` file under ``root``: relative path and bytes, in sorted order."""
+def source_sha256(root: Path, exclude: tuple[str, ...] = ()) -> str:
+    """sha256 over every ``*.py`` file under ``root``: relative path and bytes, in sorted order,
+    leaving out the top-level subfolders named in ``exclude``."""
     h = hashlib.sha256()
     for file in sorted(root.rglob("*.py")):
-        if "__pycache__" in file.parts:
+        rel = file.relative_to(root).parts
+        if "__pycache__" in file.parts or (len(rel) > 1 and rel[0] in exclude):
             continue
         h.update(file.relative_to(root).as_posix().encode("utf-8") + b"\0")
         h.update(file.read_bytes() + b"\0")
@@ -111,7 +121,8 @@ def source_sha256(root: Path) -> str:
 
 
 def code_version(packages: tuple[str, ...] = PROJECT_PACKAGES) -> str:
-    """``"dist=version@sha12;..."`` for each project package (``@absent`` when it cannot be found)."""
+    """``"dist=version@sha12;..."`` for each project package (``@absent`` when it cannot be found);
+    the hash leaves out the package's :data:`PRESENTATION_ONLY` subpackages."""
     parts = []
     for dist in packages:
         spec = importlib.util.find_spec(dist.replace("-", "_"))
@@ -119,5 +130,6 @@ def code_version(packages: tuple[str, ...] = PROJECT_PACKAGES) -> str:
             parts.append(f"{dist}={package_version(dist)}@absent")
             continue
         root = Path(next(iter(spec.submodule_search_locations)))
-        parts.append(f"{dist}={package_version(dist)}@{source_sha256(root)[:12]}")
+        sha = source_sha256(root, exclude=PRESENTATION_ONLY.get(dist, ()))
+        parts.append(f"{dist}={package_version(dist)}@{sha[:12]}")
     return ";".join(parts)

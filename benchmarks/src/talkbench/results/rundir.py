@@ -1,6 +1,6 @@
 """One run directory as a unit: write all its files consistently, or read them back validated.
 
-Layout: ``<run_dir>/{result.json, per_sample.jsonl, config.yaml, env.json, sample.mp4?}`` with
+Layout: ``<run_dir>/{result.json, per_sample.jsonl, config.yaml, env.json, sample.mp4?, curves.json?}`` with
 ``run_dir.name == result.run_id``. :func:`write_run_dir` writes ``result.json`` **last**, so a folder
 holding a ``result.json`` is a finished run even if the process died while writing it.
 """
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .curves import CURVES_FILE, TrainingCurves, write_curves
 from .io import (
     atomic_write_bytes,
     load_config,
@@ -51,8 +52,10 @@ def write_run_dir(
     config: dict[str, Any],
     env: EnvInfo,
     video: Path | str | None = None,
+    curves: TrainingCurves | None = None,
 ) -> Path:
-    """Write a run directory atomically file by file, after checking that it will validate.
+    """Write a run directory atomically file by file, after checking that it will validate
+    (``curves``: the trainings' curves, :mod:`talkbench.results.curves`).
 
     Raises ``ValueError`` when the folder name is not ``result.run_id`` or when ``result`` does not
     re-derive from ``records`` (:func:`~talkbench.results.check_consistency`); nothing is written then.
@@ -68,6 +71,8 @@ def write_run_dir(
     write_env(run_dir / "env.json", env)
     if video is not None:
         atomic_write_bytes(run_dir / VIDEO_FILE, Path(video).read_bytes())
+    if curves is not None:
+        write_curves(run_dir / CURVES_FILE, curves)
     write_result(run_dir / "result.json", result)
     return run_dir
 

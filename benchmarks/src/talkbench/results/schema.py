@@ -34,6 +34,7 @@ __all__ = [
     "SUPPORTED_SCHEMA_VERSIONS",
     "TEMPORAL_METRICS",
     "TEXT_METRICS",
+    "AVDose",
     "AnimatorRef",
     "DatasetRef",
     "EnvInfo",
@@ -275,6 +276,26 @@ class ExpertRef(_Model):
     readings: dict[Literal["video", "audio", "audiovisual"], ModalityReading] = Field(min_length=1)
 
 
+class AVDose(_Model):
+    """How much of an AV run's training the AV term saw, counted from its trainings' logs.
+
+    ``av_every``: the AV term comes on every ``av_every``-th step; ``clip_frames``: it reads a clip of
+    that many frames of the predicted sequence (``None``: the whole sequence); ``steps`` / ``av_steps``:
+    animator steps and steps with the AV term, summed over seeds; ``frames_per_av_step``: mean frames
+    the expert read per AV step; ``frames_per_step``: mean frames of a training sequence. The AV
+    term's share of the training, ``av_steps · frames_per_av_step / (steps · frames_per_step)``, is
+    ``fraction`` (1 at the paper's dose: every step, whole sequences).
+    """
+
+    av_every: int = Field(ge=1)
+    clip_frames: int | None = Field(default=None, ge=1)
+    steps: int = Field(ge=0)
+    av_steps: int = Field(ge=0)
+    frames_per_av_step: FiniteFloat = Field(ge=0)
+    frames_per_step: FiniteFloat = Field(ge=0)
+    fraction: FiniteFloat = Field(ge=0, le=1)
+
+
 class Hardware(_Model):
     """Where a run executed."""
 
@@ -389,6 +410,8 @@ class RunResult(_Model):
     lip_reader_effect: GuidanceEffect | None = None
     #: the AV-guidance expert of an AV run and its readings of the ground truth (absent on other runs)
     expert: ExpertRef | None = None
+    #: an AV run's dose of the AV term (absent on other runs and in older files)
+    av_dose: AVDose | None = None
     #: vertex metrics on training sequences, each in its own speaker's style (``eval.train_sequences``):
     #: beside the test metrics they show over-fitting and exposure bias; absent when not computed
     train_metrics: dict[MetricName, MetricSummary] | None = None

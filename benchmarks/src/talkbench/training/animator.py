@@ -37,6 +37,7 @@ from ..guidance import AVGuidance
 from ..seeding import seed_everything
 from .checkpoint import capture_rng, load_training_state, restore_rng, save_training_state
 from .ddp import DistInfo, wrap_model
+from .events import EventLog
 from .stage1 import TrainedReader
 
 __all__ = ["AnimatorTrainer", "StopTraining", "build_animator_for", "dataset_convention", "sequence_order"]
@@ -169,6 +170,10 @@ class AnimatorTrainer:
         self.total_steps = run.animator.steps or self.config.training.steps
         self.step_index = 0
         self.vq_done = run.animator.registry != "codetalker"
+        #: logged terms of every step done (restored with a checkpoint): the training curve
+        self.history: list[dict[str, float]] = []
+        #: CodeTalker's stage-1 loss per step (restored with the stage-1 cache)
+        self.vq_history: list[float] = []
 
     # ------------------------------------------------------------------ batches
     def batch_for_step(self, step: int) -> AnimatorInput:
@@ -220,7 +225,8 @@ class AnimatorTrainer:
             clip_pred, clip_audio, clip_text = self._av_clip(pred, batch)
             av = self.guidance(clip_pred, float(batch.fps or self.model.fps), clip_audio, clip_text)
             terms.append(g.lambda_av * av.loss)
-            logs.update(av=float(av.loss.detach()), av_ctc=av.ctc, av_att=av.att, av_acc=av.accuracy)
+            logs.update(av=float(av.loss.detach()), av_ctc=av.ctc, av_att=av.att, av_acc=av.accuracy,
+                        av_frames=float(clip_pred.shape[1]))
         total = torch.stack(terms).sum()
         logs["loss"] = float(total.detach())
         return total, logs
@@ -305,8 +311,10 @@ class AnimatorTrainer:
         }
 
     # ------------------------------------------------------------------ CodeTalker stage 1
-    def train_vq(self, progress: bool = False) -> list[float]:
-        """CodeTalker stage 1: fit the motion VQ-autoencoder to the training sequences, then freeze it."""
+    def train_vq(self, progress: bool = False, events: Path | None = None) -> list[float]:
+        """CodeTalker stage 1: fit the motion VQ-autoencoder to the training sequences, then freeze it.
+        Returns (and keeps in ``vq_history``) the loss of every step; with ``events`` a folder, the
+        losses also go to TensorBoard event files there (``stage1/loss``)."""
         from tqdm import tqdm
 
         from facial_animator.codetalker import stage1_loss
@@ -317,6 +325,7 @@ class AnimatorTrainer:
         vq.train()
         opt = torch.optim.AdamW(vq.parameters(), lr=cfg.vq_lr)
         losses = []
+        log = None if events is None else EventLog(events, "stage1")
         for step in tqdm(range(cfg.vq_steps), desc="codetalker stage 1", disable=not progress):
             b = self.batch_for_step(step)
             loss, _ = stage1_loss(vq(b.target, b.template), b.target)
@@ -324,9 +333,14 @@ class AnimatorTrainer:
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
+            if log is not None:
+                log.add(step + 1, {"loss": losses[-1]})
+        if log is not None:
+            log.close()
         vq.requires_grad_(False)
         vq.eval()
         self.vq_done = True
+        self.vq_history = losses
         return losses
 
     # ------------------------------------------------------------------ checkpoints
@@ -337,6 +351,8 @@ class AnimatorTrainer:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "rng": capture_rng(),
+            "history": self.history,
+            "vq_history": self.vq_history,
         }
         if self.guidance is not None:
             state["expert"] = self.guidance.expert.state_dict()
@@ -349,6 +365,10 @@ class AnimatorTrainer:
             self.guidance.expert.load_state_dict(state["expert"])
         self.step_index = int(state["step"])
         self.vq_done = bool(state["vq_done"])
+        # checkpoints written before the curves were kept have no history: the curve then starts
+        # at the resumed step
+        self.history = [dict(h) for h in state.get("history", [])]
+        self.vq_history = [float(x) for x in state.get("vq_history", [])]
         restore_rng(state["rng"])
 
     def save(self, path: str | Path) -> Path:
@@ -362,7 +382,9 @@ class AnimatorTrainer:
         return True
 
     # ------------------------------------------------------------------ the loop
-    def stage1(self, cache: str | Path | None = None, progress: bool = False) -> None:
+    def stage1(
+        self, cache: str | Path | None = None, progress: bool = False, events: Path | None = None
+    ) -> None:
         """CodeTalker stage 1, loaded from ``cache`` when present, else trained (and saved there).
 
         Stage 1 depends only on the animator, the seed, the data and ``training.vq_*``, not on the
@@ -371,14 +393,16 @@ class AnimatorTrainer:
         """
         vq = self.model.autoencoder
         if cache is not None and Path(cache).is_file():
-            vq.load_state_dict(load_training_state(cache, self.device)["autoencoder"])
+            stored = load_training_state(cache, self.device)
+            vq.load_state_dict(stored["autoencoder"])
+            self.vq_history = [float(x) for x in stored.get("losses", [])]
             vq.requires_grad_(False)
             vq.eval()
             self.vq_done = True
         else:
-            self.train_vq(progress)
+            self.train_vq(progress, events)
             if cache is not None and self.dist.rank == 0:
-                save_training_state(cache, {"autoencoder": vq.state_dict()})
+                save_training_state(cache, {"autoencoder": vq.state_dict(), "losses": self.vq_history})
         torch.manual_seed(int(np.random.default_rng([self.seed, 10]).integers(2**62)))
 
     def fit(
@@ -387,18 +411,23 @@ class AnimatorTrainer:
         on_step: Callable[[int, dict[str, float]], None] | None = None,
         progress: bool = False,
         vq_cache: str | Path | None = None,
+        events: str | Path | None = None,
     ) -> list[dict[str, float]]:
         """Train to ``training.steps`` (or the animator's own ``steps``), resuming from ``checkpoint``
         when it exists and saving it every ``training.checkpoint_every`` steps and at the end (rank 0
-        only). CodeTalker's stage 1 comes from ``vq_cache`` when that file exists (see :meth:`stage1`)."""
+        only). CodeTalker's stage 1 comes from ``vq_cache`` when that file exists (see :meth:`stage1`).
+        Every step's logged terms and learning rate are appended to :attr:`history` (saved with the
+        checkpoint) and, with ``events`` a folder, written there as TensorBoard events (rank 0;
+        stage 1 in its ``stage1`` subfolder). Returns the logs of the steps this call ran."""
         from tqdm import tqdm
 
         cfg = self.config.training
         if checkpoint is not None:
             self.resume(checkpoint)
         main = self.dist.rank == 0
+        events = Path(events) if events is not None and main else None
         if not self.vq_done:
-            self.stage1(vq_cache, progress)
+            self.stage1(vq_cache, progress, None if events is None else events / "stage1")
             if checkpoint is not None and main:
                 self.save(checkpoint)
         logs = []
@@ -409,11 +438,18 @@ class AnimatorTrainer:
             desc=f"{self.run.run_id} s{self.seed}",
             disable=not progress,
         )
+        log_file = None
+        if events is not None and self.step_index < self.total_steps:
+            log_file = EventLog(events, "train")
         while self.step_index < self.total_steps:
             step = self.step_index
             log = self.step(self.batch_for_step(step), use_av=self.guidance is not None and step % every == 0)
+            log["lr"] = float(self.optimizer.param_groups[0]["lr"])
             self.step_index = step + 1
             logs.append(log)
+            self.history.append(log)
+            if log_file is not None:
+                log_file.add(self.step_index, log)
             bar.update(1)
             if step % 25 == 0:
                 bar.set_postfix(loss=f"{log['loss']:.3g}")
@@ -426,6 +462,8 @@ class AnimatorTrainer:
             if on_step is not None:
                 on_step(self.step_index, log)
         bar.close()
+        if log_file is not None:
+            log_file.close()
         self.model.eval()
         return logs
 
