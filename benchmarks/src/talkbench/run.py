@@ -60,10 +60,10 @@ from .results import (
     write_run_dir,
 )
 from .results.curves import TrainingCurve, TrainingCurves, binned_curve
-from .results.schema import AVDose
 from .results.effects import guidance_effect
 from .results.io import ResultFileError, write_result
 from .results.rundir import load_run_dir
+from .results.schema import AVDose
 from .training.animator import AnimatorTrainer
 from .training.data import dataset_hash, ensure_corpus, load_split
 from .training.ddp import init_distributed

@@ -92,7 +92,8 @@ def test_grid_writes_curves_and_event_files(tiny_config: BenchConfig, tmp_path: 
         tags = _event_tags(tb / "s1")
         assert tags["train/loss"] == list(range(1, steps + 1))
         if codetalker:
-            assert _event_tags(tb / "s1" / "stage1")["stage1/loss"] == list(range(1, config.training.vq_steps + 1))
+            stage1 = _event_tags(tb / "s1" / "stage1")["stage1/loss"]
+            assert stage1 == list(range(1, config.training.vq_steps + 1))
     av = load_result(results / "synth" / "faceformer-av" / "result.json")
     assert av.av_dose is not None and av.av_dose.av_every == 1 and av.av_dose.steps == 2 * steps
     assert av.av_dose.av_steps == 2 * steps and av.av_dose.fraction == pytest.approx(1.0)
@@ -110,4 +111,5 @@ def test_grid_writes_curves_and_event_files(tiny_config: BenchConfig, tmp_path: 
         assert svg.startswith("<?xml") and "<svg" in svg
         page = (tmp_path / "site" / base / "index.html").read_text(encoding="utf-8")
         assert 'src="curves.svg"' in page and "Training curves" in page
-    assert "curves.svg" not in (tmp_path / "site" / "runs/synth/template/index.html").read_text(encoding="utf-8")
+    template = (tmp_path / "site" / "runs/synth/template/index.html").read_text(encoding="utf-8")
+    assert "curves.svg" not in template

@@ -27,9 +27,9 @@ from typing import Any
 
 import jinja2
 
+from ..results.curves import CURVES_FILE, load_curves
 from ..results.io import atomic_write_bytes, atomic_write_text
 from .collect import ResultsDirError, RunEntry, collect_results
-from ..results.curves import CURVES_FILE, load_curves
 from .plots import curves_plot, guidance_plot, lve_vs_cer_plot
 from .reported import ReportedNumber, load_reported
 from .samples import poster_png, run_page_data

@@ -30,7 +30,14 @@ from typing import Any
 
 from .env import package_version
 
-__all__ = ["PRESENTATION_ONLY", "PROJECT_PACKAGES", "animator_code_version", "code_version", "run_cache_key", "source_sha256"]
+__all__ = [
+    "PRESENTATION_ONLY",
+    "PROJECT_PACKAGES",
+    "animator_code_version",
+    "code_version",
+    "run_cache_key",
+    "source_sha256",
+]
 
 #: distributions whose sources make up the code version
 PROJECT_PACKAGES: tuple[str, ...] = (

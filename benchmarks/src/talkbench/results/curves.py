@@ -93,7 +93,9 @@ def binned_curve(
         for k in names:
             vals = [float(h[k]) for h in chunk if k in h and math.isfinite(float(h[k]))]
             terms[k].append(_round(sum(vals) / len(vals)) if vals else None)
-    return TrainingCurve(seed=seed, phase=phase, steps=first_step + n, bin_steps=size, step=steps, terms=terms)
+    return TrainingCurve(
+        seed=seed, phase=phase, steps=first_step + n, bin_steps=size, step=steps, terms=terms
+    )
 
 
 def write_curves(path: Path | str, curves: TrainingCurves) -> Path:
