@@ -521,4 +521,32 @@ def run_grid(
         dirs.append(run_cell(ctx, spec))
     if ctx.dist.rank == 0:
         attach_guidance_effects(ctx)
+        for line in template_warnings(dirs):
+            ctx.say(line)
     return dirs
+
+
+def template_warnings(dirs: list[Path]) -> list[str]:
+    """One warning per method run whose LVE is not below the template row's (the motionless mean
+    face): a model that does worse than not moving has not learned the task, usually because its
+    output scale does not suit the preset's recipe (docs/adding-an-animator.md, "Output scale")."""
+    results = {}
+    for d in dirs:
+        if (d / "result.json").is_file():
+            results[d.name] = load_result(d / "result.json")
+    template = results.get("template")
+    if template is None or "lve" not in template.metrics or template.metrics["lve"].value <= 0:
+        return []
+    ref = template.metrics["lve"].value
+    out = []
+    for run_id, res in results.items():
+        if res.kind != "method" or "lve" not in res.metrics:
+            continue
+        ratio = res.metrics["lve"].value / ref
+        if ratio >= 1.0:
+            out.append(
+                f"warning: {res.animator.name} {res.guidance.label} ({run_id}) does not beat the motionless "
+                f"template: LVE / template {ratio:.2f}; check its output scale against the preset's recipe "
+                "(docs/adding-an-animator.md, \"Output scale\")"
+            )
+    return out

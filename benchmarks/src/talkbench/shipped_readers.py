@@ -248,7 +248,9 @@ def train_shipped(
     from lipread_expert import Batch, CharTokenizer, LipReader, fit, save_checkpoint
 
     from .renders import input_spec_for
+    from .results.curves import binned_curve
     from .seeding import seed_everything
+    from .training.events import EventLog
     from .training.stage1 import file_sha256, pad_reader_batch
 
     recipe = recipe or ReaderRecipe()
@@ -280,9 +282,13 @@ def train_shipped(
     t1 = time.perf_counter()
     bar = tqdm(total=recipe.steps, desc=f"train {recipe.name}", disable=not progress)
     last: dict[str, float] = {}
+    history: list[dict[str, float]] = []
+    events = EventLog(Path(work) / "tensorboard" / recipe.name, "train")
 
     def on_step(step: int, logs: dict[str, float]) -> None:
         last.update(logs)
+        history.append(dict(logs))
+        events.add(step + 1, logs)
         bar.update(1)
         if (step + 1) % 500 == 0:
             log(
@@ -293,6 +299,7 @@ def train_shipped(
     t1 = time.perf_counter()  # training proper: the pool is ready
     fit(model, batch, steps=recipe.steps, lr=recipe.lr, on_step=on_step)
     bar.close()
+    events.close()
     t_train = time.perf_counter() - t1
     model.eval()
     out_dir = Path(out_dir)
@@ -308,6 +315,8 @@ def train_shipped(
         "pool_utterances": n,
         "final_loss": round(last.get("loss", float("nan")), 4),
         "final_accuracy": round(last.get("accuracy", float("nan")), 4),
+        # the learning curve: binned means of every logged term (talkbench.results.curves)
+        "curve": binned_curve(history, recipe.seed, "reader").model_dump(mode="json"),
         "time_s": {"pool": round(t_pool, 1), "train": round(t_train, 1)},
         "torch": torch.__version__,
         "command": f"talkbench reader train {recipe.name}",

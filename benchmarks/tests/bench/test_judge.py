@@ -113,6 +113,8 @@ def test_altered_judge_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_judge_training_is_reproducible(tmp_path: Path) -> None:
+    from talkbench.results.curves import TrainingCurve
+
     """Two trainings of one recipe (a small pool, a few steps) write byte-identical checkpoints."""
     recipe = ReaderRecipe(
         name="probe", corpus_seeds=[5], sentences_per_speaker=1, pool_per_speaker=0, steps=3, batch_size=2,
@@ -124,5 +126,10 @@ def test_judge_training_is_reproducible(tmp_path: Path) -> None:
         assert m["sha256"] == file_sha256(tmp_path / run / "probe.pt")
         stored = json.loads((tmp_path / run / "probe.json").read_text())
         assert stored["recipe"]["corpus_seeds"] == [5] and stored["pool_utterances"] == 12
+        # the learning curve stays in the manifest: one point per step here (3 steps)
+        curve = TrainingCurve.model_validate(stored["curve"])
+        assert curve.phase == "reader" and curve.step == [1, 2, 3] and curve.bin_steps == 1
+        assert curve.terms["loss"][-1] == pytest.approx(stored["final_loss"], abs=1e-4)
+        assert (tmp_path / "work" / "tensorboard" / "probe").is_dir()
         shas.append(m["sha256"])
     assert shas[0] == shas[1]

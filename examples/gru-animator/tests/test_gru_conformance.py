@@ -13,3 +13,15 @@ class TestGRUAnimatorConformance(AnimatorConformance):
     num_vertices = 12
     num_styles = 2
     fps = 30.0
+
+
+def test_the_kit_refuses_a_head_that_emits_metres() -> None:
+    """Written without the output scale (offsets straight from a zero-initialised head in metres), the
+    GRU reached LVE 5x the motionless template's in the smoke preset; the kit's scale check says why."""
+    import pytest
+
+    class MetresGRU(TestGRUAnimatorConformance):
+        config: ClassVar[dict[str, Any]] = {**TestGRUAnimatorConformance.config, "output_scale": 1.0}
+
+    with pytest.raises(AssertionError, match=r"mm RMS from the template, for 1 mm of motion"):
+        MetresGRU().test_first_steps_move_the_mesh_by_millimetres()

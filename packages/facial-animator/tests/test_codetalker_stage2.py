@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import ClassVar
@@ -396,6 +397,10 @@ class TestCodeTalkerConformance(AnimatorConformance):
     num_vertices = 10
     num_styles = 2
     fps = 30.0
+    # the synthetic presets' motion VQ works in millimetres (vq.motion_scale 1e-3)
+    metric_config: ClassVar[dict[str, object]] = {
+        **config, "vq_config": dataclasses.replace(TINY_VQ, motion_scale=1e-3)
+    }
     _stage1: ClassVar[dict[str, torch.Tensor] | None] = None
 
     def make_animator(self, seed: int = 0) -> Animator:

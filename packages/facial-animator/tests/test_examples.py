@@ -13,6 +13,7 @@ from facial_animator.testing import AnimatorConformance, synthetic_sequence
 class TestExampleMLPConformance(AnimatorConformance):
     animator_name = "example_mlp"
     config: ClassVar[dict[str, Any]] = {"num_vertices": 12, "num_styles": 2, "hidden_dim": 32, "n_mels": 20}
+    metric_config: ClassVar[dict[str, Any]] = {**config, "output_scale": 1e-3}
     num_vertices = 12
     num_styles = 2
     fps = 30.0

@@ -144,6 +144,7 @@ class TestFaceFormerVocasetConformance(AnimatorConformance):
     fps = 30.0
     batch_size = 2
     seconds = 0.5
+    metric_config: ClassVar[dict[str, Any]] = {**config, "motion_scale": 1e-3}  # the synthetic presets
 
 
 class TestFaceFormerBiwiConformance(AnimatorConformance):
@@ -156,6 +157,7 @@ class TestFaceFormerBiwiConformance(AnimatorConformance):
     num_styles = 3
     fps = 25.0
     seconds = 0.5
+    metric_config: ClassVar[dict[str, Any]] = {**config, "motion_scale": 1e-3}
 
 
 def test_phonetic_context_loss_replaces_mse():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any, ClassVar
 
 import pytest
 import torch
@@ -176,6 +177,7 @@ def test_real_speech_frame_counts(shared_fixtures: Path) -> None:
 class TestJointAudioTextConformance(AnimatorConformance):
     animator_name = "joint_audio_text"
     config = TINY
+    metric_config: ClassVar[dict[str, Any]] = {**TINY, "motion_scale": 1e-3}  # the synthetic presets' unit
     num_vertices = 10
     num_styles = 2
     fps = 30.0

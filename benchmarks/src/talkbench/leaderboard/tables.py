@@ -232,6 +232,8 @@ def _ratio_column(runs: list[RunEntry], rows: list[dict[str, Any]]) -> dict[str,
         row["lve_ratio"] = {
             "mean": ratio, "std": spread, "text": f"{ratio:.2f} ± {spread:.2f}", "sort": ratio,
             "value_text": f"{ratio:.2f}", "std_text": f"± {spread:.2f}", "train_text": None,
+            # a trained model that does not beat the motionless template has not learned the task
+            "above_template": res.kind == "method" and ratio >= 1.0,
         }
         if train_ref and res.train_metrics and "lve" in res.train_metrics:
             row["lve_ratio"]["train"] = res.train_metrics["lve"].value / train_ref

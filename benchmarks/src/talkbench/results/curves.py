@@ -46,7 +46,9 @@ class TrainingCurve(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     seed: int
-    phase: Literal["animator", "stage1"]
+    #: ``animator``: stage 2 of a grid cell; ``stage1``: CodeTalker's VQ autoencoder; ``reader``: a lip
+    #: reader's training (the grid's stage-1 readers, the shipped readers' manifests)
+    phase: Literal["animator", "stage1", "reader"]
     steps: int = Field(ge=0)
     bin_steps: int = Field(ge=1)
     step: list[int]
@@ -78,7 +80,7 @@ def _round(x: float) -> float:
 
 
 def binned_curve(
-    history: Sequence[Mapping[str, float]], seed: int, phase: Literal["animator", "stage1"],
+    history: Sequence[Mapping[str, float]], seed: int, phase: Literal["animator", "stage1", "reader"],
     first_step: int = 0,
 ) -> TrainingCurve:
     """Bin a per-step ``history`` (one mapping of logged terms per step, steps ``first_step``, ...)."""

@@ -30,6 +30,7 @@ from ..datasets import Sample
 from ..renders import input_spec_for, render_samples
 from ..seeding import seed_everything
 from .data import dataset_hash, load_masks, load_split
+from .events import EventLog
 
 __all__ = [
     "TrainedReader",
@@ -162,15 +163,18 @@ def _train(
 
     bar = tqdm(total=cfg.steps, desc=f"train {kind}", disable=not progress)
     last: dict[str, float] = {}
+    events = EventLog(work / "tensorboard" / path.stem, "train")
 
     def on_step(step: int, logs: dict[str, float]) -> None:
         last.update(logs)
+        events.add(step + 1, logs)
         bar.update(1)
         if step % 50 == 0:
             bar.set_postfix(loss=f"{logs['loss']:.2f}", acc=f"{logs['accuracy']:.2f}")
 
     fit(model, batch, steps=cfg.steps, lr=cfg.lr, on_step=on_step)
     bar.close()
+    events.close()
     model.eval()
     save_checkpoint(path, model, step=cfg.steps, token_list=tok.token_list)
     log(

@@ -26,6 +26,11 @@ class GRUAnimator(Animator):
         fps: motion frame rate (from the data).
         hidden_dim: GRU state size per direction.
         n_mels: mel channels of the audio encoder.
+        output_scale: the head emits offsets in this unit of the vertices' (default ``1e-3``:
+            millimetres for vertices in metres). Adam moves every weight by about its learning rate
+            per step, so a head emitting metres moves the mesh by centimetres on its first steps and
+            never settles on the millimetre motion of speech (docs/adding-an-animator.md, "Output
+            scale"; the conformance kit checks it).
     """
 
     name = "gru"
@@ -40,8 +45,12 @@ class GRUAnimator(Animator):
         fps: float = 30.0,
         hidden_dim: int = 32,
         n_mels: int = 40,
+        output_scale: float = 1e-3,
     ) -> None:
         super().__init__()
+        if not output_scale > 0:
+            raise ValueError(f"output_scale must be > 0, got {output_scale!r}")
+        self.output_scale = float(output_scale)
         self.num_vertices, self.num_styles, self.fps = int(num_vertices), int(num_styles), float(fps)
         self.audio_encoder = LogMelAudioEncoder(hidden_dim, n_mels, frame_rate_mode="interpolate", fps=fps)
         self.style_embedding = nn.Embedding(self.num_styles, hidden_dim)
@@ -55,7 +64,7 @@ class GRUAnimator(Animator):
         frames = None if batch.target is None else batch.target.shape[1]
         x = self.audio_encoder(batch.audio, frame_num=frames) + self.style_embedding(batch.style)[:, None]
         h, _ = self.gru(x)
-        offsets = self.head(h).reshape(batch.batch_size, h.shape[1], self.num_vertices, 3)
+        offsets = self.output_scale * self.head(h).reshape(batch.batch_size, h.shape[1], self.num_vertices, 3)
         vertices = batch.template[:, None] + offsets
         losses: dict[str, Tensor] = {}
         if batch.target is not None:

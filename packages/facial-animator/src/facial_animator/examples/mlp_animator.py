@@ -28,6 +28,9 @@ class ExampleMLPAnimator(Animator):
         fps: motion frame rate; audio features are interpolated from 50 Hz to it.
         hidden_dim: feature size.
         n_mels: mel channels of the audio encoder.
+        output_scale: unit of the head's output in the vertices' unit: ``1e-3`` makes it emit
+            millimetres for vertices in metres (the synthetic presets' recipe; see "Output scale"
+            in docs/adding-an-animator.md); ``1`` emits the vertices' own unit.
     """
 
     name = "example_mlp"
@@ -42,8 +45,12 @@ class ExampleMLPAnimator(Animator):
         fps: float = 30.0,
         hidden_dim: int = 64,
         n_mels: int = 40,
+        output_scale: float = 1.0,
     ) -> None:
         super().__init__()
+        if not output_scale > 0:
+            raise ValueError(f"output_scale must be > 0, got {output_scale!r}")
+        self.output_scale = float(output_scale)
         self.num_vertices = int(num_vertices)
         self.num_styles = int(num_styles)
         self.fps = float(fps)
@@ -61,7 +68,7 @@ class ExampleMLPAnimator(Animator):
         frames = None if batch.target is None else batch.target.shape[1]
         features = self.audio_encoder(batch.audio, frame_num=frames)  # (B, T, hidden)
         features = features + self.style_embedding(batch.style).unsqueeze(1)
-        offsets = self.head(features).reshape(b, features.shape[1], self.num_vertices, 3)
+        offsets = self.output_scale * self.head(features).reshape(b, features.shape[1], self.num_vertices, 3)
         vertices = batch.template.unsqueeze(1) + offsets
         losses: dict[str, Tensor] = {}
         if batch.target is not None:
