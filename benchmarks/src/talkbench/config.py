@@ -346,6 +346,9 @@ class BenchConfig(_Strict):
     torch_threads: int | None = Field(default=None, ge=1)
     #: render one side-by-side sample video per method
     sample_videos: bool = True
+    #: top of the sample videos' error colour scale, in millimetres: one scale for every video of a
+    #: preset, so their heat maps compare (errors above it show in the top colour)
+    video_error_max_mm: float = Field(default=10.0, gt=0)
     work_dir: str = "data/work"
 
     @field_validator("seeds")

@@ -349,15 +349,16 @@ def _face_camera(template: np.ndarray, masks: dict[str, Any], size: int) -> Any:
 
 def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
     """mp4 of the first test sequence, style 0: prediction | ground truth | error at 256 px, and below it
-    the same three panels zoomed onto the lip vertices (``mesh_renderer`` layout ``"mouth"``)."""
+    the same three panels zoomed onto the lip vertices (``mesh_renderer`` layout ``"mouth"``), the
+    error on the preset's shared colour scale (``video_error_max_mm``), a caption band at the bottom."""
     from mesh_renderer import render_video
 
     from .training.data import to_animator_input
 
     sample = ctx.eval.samples[0]
-    inp = to_animator_input(
-        sample, style=ctx.eval.styles[0][0] if not ctx.eval.own_style else None, device=ctx.device
-    )
+    style = ctx.eval.styles[0][0] if not ctx.eval.own_style else None
+    inp = to_animator_input(sample, style=style, device=ctx.device)
+    inp_style = ctx.eval.styles[0][1] if not ctx.eval.own_style else "own"
     pred = trainer.model.predict(
         inp.audio, inp.template, inp.style, transcript=inp.transcript, words=inp.words
     )[0].cpu()
@@ -378,6 +379,12 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
         mouth=np.asarray(ctx.masks["lip"].indices),
         albedo=sample.albedo,
         cull_backfaces=sample.albedo is not None,  # a whole (closed) head: its back faces are hidden
+        # one colour scale for every video of the preset, in millimetres
+        error_max=ctx.config.video_error_max_mm,
+        error_scale=1e3,
+        error_label="L2 error, mm",
+        footer=(f"{sample.name}, style {inp_style}: error colour scale 0-{ctx.config.video_error_max_mm:g} mm, "
+                "shared by every video of this preset"),
     )
 
 

@@ -271,3 +271,32 @@ def test_each_panel_is_the_render_of_that_panel_alone():
     # another ground truth is rendered, not served from the cache
     other = compose_frames(pred, f, gt=gt * 0.9, camera=cam, layout="side_by_side", albedo=albedo)
     np.testing.assert_array_equal(other[:, 18:, size : 2 * size], alone(gt * 0.9, cam, albedo))
+
+
+def test_shared_error_scale_in_another_unit_and_a_caption_band():
+    from mesh_renderer.colormap import apply_colormap
+    from mesh_renderer.video import FOOTER_HEIGHT, compose_frames
+
+    t, size = 2, 48
+    pred, gt, f = _sequence(t)
+    cam = OrthographicCamera(scale=0.45, image_size=size)
+    # metres shown in millimetres on a fixed 0-100 mm scale colour like metres on a fixed 0-0.1 m scale
+    mm = compose_frames(pred, f, gt=gt, camera=cam, error_max=100.0, error_scale=1e3)
+    m = compose_frames(pred, f, gt=gt, camera=cam, error_max=0.1)
+    heat = slice(2 * size, 3 * size)  # the error panel
+    np.testing.assert_allclose(mm[:, 18:, heat].astype(int), m[:, 18:, heat].astype(int), atol=1)
+    # the fixed scale does not follow the sequence's own largest error (the default does)
+    err = (pred - gt).norm(dim=-1)
+    assert float(err.max()) < 0.1
+    own = compose_frames(pred, f, gt=gt, camera=cam)
+    assert np.abs(own[:, 18:, heat].astype(int) - m[:, 18:, heat].astype(int)).max() > 20
+    top = tuple(int(c) for c in (apply_colormap(torch.tensor([1.0]), 0.0, 1.0)[0] * 255).round())
+    assert top == (0xFD, 0xE7, 0x25)  # viridis' top colour: what an error at or above error_max shows
+    # a caption band below the panels, where a player's controls then sit
+    cap = compose_frames(pred, f, gt=gt, camera=cam, error_max=0.1, footer="shared scale")
+    assert cap.shape[1] == m.shape[1] + FOOTER_HEIGHT
+    np.testing.assert_array_equal(cap[:, : m.shape[1]], m)
+    band = cap[:, m.shape[1] :]
+    assert band.max() > 100 and (band == band[:1]).all()  # text drawn, the same in every frame
+    with pytest.raises(ValueError, match="error_scale"):
+        compose_frames(pred, f, gt=gt, camera=cam, error_scale=0.0)

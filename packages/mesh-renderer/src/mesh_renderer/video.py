@@ -278,6 +278,8 @@ def compose_frames(
     mouth_margin: float = 0.35,
     albedo: np.ndarray | torch.Tensor | None = None,
     cull_backfaces: bool = False,
+    error_scale: float = 1.0,
+    footer: str | None = None,
 ) -> np.ndarray:
     """The ``(T, H, W, 3)`` uint8 frames :func:`render_video` encodes (arguments as there)."""
     if layout not in LAYOUTS:
@@ -300,7 +302,7 @@ def compose_frames(
         return render_frame_sets(v, faces, cam, colour_sets, backend=backend, cull_backfaces=cull_backfaces)
 
     if layout == "prediction":
-        return _stack_titles(render(pred, camera, [shade])[0], "prediction")
+        return _with_footer(_stack_titles(render(pred, camera, [shade])[0], "prediction"), footer)
     assert gt is not None
     gt = gt.detach().to(pred)
 
@@ -308,7 +310,9 @@ def compose_frames(
         key = _digest(gt, faces, cam, shade, title, backend, cull_backfaces)
         return _cached_panel(key, lambda: _stack_titles(render(gt, cam, [shade])[0], title))
 
-    err = (pred - gt).norm(dim=-1)  # (T, V)
+    if not error_scale > 0:
+        raise ValueError(f"error_scale must be > 0, got {error_scale!r}")
+    err = (pred - gt).norm(dim=-1) * error_scale  # (T, V), in the colour bar's unit
     vmax = float(error_max) if error_max is not None else max(float(err.max()), 1e-12)
     colours = apply_colormap(err, 0.0, vmax).to(pred)
     # the prediction and its error map share one rasterization
@@ -319,7 +323,7 @@ def compose_frames(
     panels += [heat, np.broadcast_to(bar, (heat.shape[0], *bar.shape))]
     top = np.concatenate(panels, axis=2)
     if layout == "side_by_side":
-        return top
+        return _with_footer(top, footer)
     idx = torch.from_numpy(np.array(mouth, dtype=np.int64).reshape(-1))
     h, w = camera.image_size
     size = (max(2, h // 2), w)
@@ -332,7 +336,27 @@ def compose_frames(
         _stack_titles(heat, f"error, mouth {times}"),
     ]
     row.append(np.zeros((pred.shape[0], row[0].shape[1], bar.shape[1], 3), np.uint8))
-    return np.concatenate([top, np.concatenate(row, axis=2)], axis=1)
+    return _with_footer(np.concatenate([top, np.concatenate(row, axis=2)], axis=1), footer)
+
+
+FOOTER_HEIGHT = 40
+"""Rows of the band :func:`compose_frames` adds below the panels with a ``footer``: a player's controls
+overlay the bottom of a video, so they cover this band instead of the mouth row."""
+
+
+def _with_footer(frames: np.ndarray, text: str | None) -> np.ndarray:
+    if text is None:
+        return frames
+    band = np.zeros((FOOTER_HEIGHT, frames.shape[2], 3), np.uint8)
+    try:
+        from PIL import Image, ImageDraw
+    except ImportError:  # pragma: no cover - pillow is part of the video extra
+        pass
+    else:
+        img = Image.fromarray(band)
+        ImageDraw.Draw(img).text((6, 4), text, fill=(200, 200, 200))
+        band = np.asarray(img)
+    return np.concatenate([frames, np.broadcast_to(band, (frames.shape[0], *band.shape))], axis=1)
 
 
 def render_video(
@@ -351,11 +375,15 @@ def render_video(
     mouth_margin: float = 0.35,
     albedo: np.ndarray | torch.Tensor | None = None,
     cull_backfaces: bool = False,
+    error_scale: float = 1.0,
+    footer: str | None = None,
 ) -> Path:
     """Render ``(T, V, 3)`` predicted vertices (and optionally ``gt``) to an mp4 with audio.
 
     ``layout="side_by_side"`` with ``gt`` gives prediction | ground truth | error heat map + colour bar
-    (``error_max`` fixes the top of the colour scale; default: the largest error of the sequence).
+    (``error_max`` fixes the top of the colour scale, so the heat maps of several videos compare; default:
+    the largest error of the sequence; ``error_scale`` multiplies the error before colouring and labelling,
+    e.g. ``1e3`` with ``error_label="error, mm"`` for vertices in metres).
     ``layout="mouth"`` adds below it a row of the same three panels zoomed onto the lip vertices
     ``mouth`` (indices into V), each as wide as a full panel and half as high (:func:`mouth_camera`;
     ``mouth_margin`` widens the lip bounding box). It needs an :class:`OrthographicCamera`.
@@ -363,10 +391,13 @@ def render_video(
     lips, teeth, tongue); ``None``: uniform grey. The error panels keep their colour map.
     ``cull_backfaces``: skip triangles facing away from the camera (for closed meshes, whose back faces
     are hidden; open ones such as FLAME and BIWI need them).
+    ``footer``: a line of text in a :data:`FOOTER_HEIGHT`-row band below the panels, where a player's
+    controls then sit instead of over the panels.
     """
     frames = compose_frames(pred, faces, gt=gt, camera=camera, layout=layout, error_max=error_max,
                             error_label=error_label, backend=backend, mouth=mouth, mouth_margin=mouth_margin,
-                            albedo=albedo, cull_backfaces=cull_backfaces)
+                            albedo=albedo, cull_backfaces=cull_backfaces, error_scale=error_scale,
+                            footer=footer)
     return write_video(frames, out, fps, audio=audio)
 
 
