@@ -383,8 +383,8 @@ def _sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
         error_max=ctx.config.video_error_max_mm,
         error_scale=1e3,
         error_label="L2 error, mm",
-        footer=(f"{sample.name}, style {inp_style}: error colour scale 0-{ctx.config.video_error_max_mm:g} mm, "
-                "shared by every video of this preset"),
+        footer=(f"{sample.name}, style {inp_style}: error colour scale 0-"
+                f"{ctx.config.video_error_max_mm:g} mm, shared by every video of this preset"),
     )
 
 
