@@ -136,3 +136,33 @@ def test_guidance_path_from_renders_at_30_fps() -> None:
     # 12 frames at 30 fps → floor(11·25/30) + 1 = 10 frames at 25 fps = 6400 samples of audio.
     enc = model.encode(renders.detach(), audio, fps=30.0, convert=True, pixel_range="unit")
     assert enc.features.shape[1] == 10
+
+
+@pytest.mark.parametrize(
+    ("in_ch", "kernel", "stride", "padding", "frames"),
+    [
+        (1, (5, 7, 7), (1, 2, 2), (2, 3, 3), 11),
+        (2, (3, 3, 3), (2, 1, 1), (1, 1, 1), 9),
+        (1, (5, 7, 7), (1, 2, 2), (0, 3, 3), 7),
+    ],
+)
+def test_frame_stack_conv3d_equals_torch_conv3d(in_ch, kernel, stride, padding, frames) -> None:
+    """Same parameters, state_dict and (within float rounding) outputs and gradients as nn.Conv3d."""
+    from lipread_expert.frontends import FrameStackConv3d
+
+    torch.manual_seed(0)
+    ref = torch.nn.Conv3d(in_ch, 6, kernel, stride, padding, bias=True)
+    fast = FrameStackConv3d(in_ch, 6, kernel, stride, padding, bias=True)
+    fast.load_state_dict(ref.state_dict())
+    assert list(fast.state_dict()) == list(ref.state_dict())
+    x = torch.randn(2, in_ch, frames, 20, 18, requires_grad=True)
+    x2 = x.detach().clone().requires_grad_(True)
+    y_ref, y = ref(x), fast(x2)
+    assert y.shape == y_ref.shape
+    torch.testing.assert_close(y, y_ref, rtol=1e-5, atol=1e-5)
+    g = torch.randn_like(y_ref)
+    y_ref.backward(g)
+    y.backward(g)
+    torch.testing.assert_close(x2.grad, x.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.weight.grad, ref.weight.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fast.bias.grad, ref.bias.grad, rtol=1e-4, atol=1e-4)

@@ -102,3 +102,16 @@ def test_direct_and_conjugate_gradient_solves_agree_on_the_real_topology(biwi) -
     direct = LaplacianPreconditioner(faces, n, 50.0, method="direct").solve(grad)
     cg = LaplacianPreconditioner(faces, n, 50.0, method="cg", tol=1e-8).solve(grad)
     torch.testing.assert_close(cg, direct, rtol=1e-4, atol=1e-5 * float(direct.abs().max()))
+
+
+def test_float32_gradients_are_solved_in_single_precision_to_float_accuracy(biwi) -> None:
+    verts, faces, _ = biwi
+    n = verts.shape[0]
+    grad = torch.randn(3, n, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    pre = LaplacianPreconditioner(faces, n, 50.0, method="direct")
+    double = pre.solve(grad)
+    single = pre.solve(grad.float())
+    assert single.dtype == torch.float32 and double.dtype == torch.float64
+    assert set(pre._lu) == {np.float32, np.float64}  # one factorisation per precision, kept
+    scale = float(double.abs().max())
+    torch.testing.assert_close(single.double(), double, rtol=1e-4, atol=1e-5 * scale)

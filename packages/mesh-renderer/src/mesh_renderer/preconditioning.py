@@ -134,7 +134,7 @@ class LaplacianPreconditioner:
         )
         self._system = (eye + self.strength * lap).coalesce()
         self._on_device: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
-        self._lu: Any = None
+        self._lu: dict[Any, Any] = {}
 
     def system(self, device: torch.device | str, dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """The sparse matrix ``I + λL`` on ``device`` in ``dtype``."""
@@ -144,17 +144,20 @@ class LaplacianPreconditioner:
         return self._on_device[key]
 
     def _direct(self, rhs: torch.Tensor) -> torch.Tensor:
-        """Solve with the cached sparse LU factors (float64 on the CPU)."""
-        if self._lu is None:
+        """Solve with cached sparse LU factors on the CPU, in the right-hand side's precision (float32
+        for float32 gradients: half the memory traffic of float64, residual ~1e-5 relative)."""
+        dtype = np.float64 if rhs.dtype == torch.float64 else np.float32
+        if dtype not in self._lu:
             import scipy.sparse
             import scipy.sparse.linalg
 
             index = self._system.indices().numpy()
             matrix = scipy.sparse.csc_matrix(
-                (self._system.values().numpy(), (index[0], index[1])), shape=tuple(self._system.shape)
+                (self._system.values().numpy().astype(dtype), (index[0], index[1])),
+                shape=tuple(self._system.shape),
             )
-            self._lu = scipy.sparse.linalg.splu(matrix)
-        sol = self._lu.solve(np.ascontiguousarray(rhs.detach().cpu().double().numpy()))
+            self._lu[dtype] = scipy.sparse.linalg.splu(matrix)
+        sol = self._lu[dtype].solve(np.ascontiguousarray(rhs.detach().cpu().numpy().astype(dtype)))
         return torch.from_numpy(sol).to(device=rhs.device, dtype=rhs.dtype)
 
     def solve(self, grad: torch.Tensor) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch
 
 from ..blending import contour_edges
 from ..fragments import Fragments, PackedFragments, RasterSettings
-from ._binning import find_candidates
+from ._binning import _rows, find_candidates
 
 __all__ = ["TorchRasterizer", "rasterize_screen"]
 
@@ -65,15 +65,14 @@ def rasterize_screen(
     packed = flat_p2f.index_select(0, idx)
     batch = torch.div(packed, f, rounding_mode="floor")
     face = packed - batch * f
-    vid = faces.index_select(0, face) + (batch * v).unsqueeze(-1)  # (M, 3) rows of the packed vertex table
+    vid = _rows(faces, face) + (batch * v).unsqueeze(-1)  # (M, 3) rows of the packed vertex table
     tri = screen.reshape(n * v, 3).index_select(0, vid.reshape(-1)).view(-1, 3, 3)  # differentiable
     pixel = torch.div(idx, k, rounding_mode="floor")
     col = (pixel % w).to(screen.dtype) + 0.5
     row = (torch.div(pixel, w, rounding_mode="floor") % h).to(screen.dtype) + 0.5
 
-    ax, ay, az = tri[:, 0, 0], tri[:, 0, 1], tri[:, 0, 2]
-    bx, by, bz = tri[:, 1, 0], tri[:, 1, 1], tri[:, 1, 2]
-    cx, cy, cz = tri[:, 2, 0], tri[:, 2, 1], tri[:, 2, 2]
+    # unbind, not nine indexing ops: each index's backward would zero-fill a whole (M, 3, 3) gradient
+    (ax, ay, az), (bx, by, bz), (cx, cy, cz) = (corner.unbind(-1) for corner in tri.unbind(1))
     area2 = (bx - ax) * (cy - ay) - (cx - ax) * (by - ay)
     w0 = ((cx - bx) * (row - by) - (cy - by) * (col - bx)) / area2
     w1 = ((ax - cx) * (row - cy) - (ay - cy) * (col - cx)) / area2
