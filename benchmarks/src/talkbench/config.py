@@ -41,7 +41,7 @@ __all__ = [
 
 #: folder of the shipped presets (``benchmarks/configs`` of the source tree)
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-PRESETS: tuple[str, ...] = ("smoke", "default", "paper-vocaset", "paper-biwi")
+PRESETS: tuple[str, ...] = ("smoke", "default", "full-dose", "paper-vocaset", "paper-biwi")
 #: guidance variants of the grid: baseline; ``lrlv``, the AV recipe's lip-vertex MSE ``Lrlv`` alone
 #: (λav = 0: no lip reader); +AV guidance (``Lrlv`` + the lip reader's loss); +phonetic context-aware
 #: loss; +both (AV and phonetic)
@@ -560,18 +560,48 @@ def _format(exc: ValidationError) -> str:
     return "; ".join(lines)
 
 
-def load_config(preset_or_path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> BenchConfig:
-    """Load and validate a preset or YAML file, then apply ``key=value`` overrides.
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``: mappings merge key by key, every other value (lists included) replaces."""
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
-    Raises :class:`ConfigError` naming the file and every bad key (unknown keys are rejected).
-    """
-    path = resolve_preset_path(preset_or_path)
+
+def _read_preset(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    """The mapping of a preset file, with ``extends: <preset or path>`` resolved: the named preset
+    first, this file's keys merged over it (:func:`_merge`)."""
+    if path in chain:
+        raise ConfigError(f"{path}: 'extends' makes a cycle ({' -> '.join(str(p) for p in (*chain, path))})")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(data).__name__}")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str) or not parent:
+        raise ConfigError(f"{path}: 'extends' must name a preset or a YAML file, got {parent!r}")
+    base = path.parent / parent if parent.endswith((".yaml", ".yml")) else parent
+    try:
+        parent_path = resolve_preset_path(base)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: extends {parent!r}: {exc}") from None
+    return _merge(_read_preset(parent_path, (*chain, path)), data)
+
+
+def load_config(preset_or_path: str | os.PathLike[str], overrides: Iterable[str] = ()) -> BenchConfig:
+    """Load and validate a preset or YAML file, then apply ``key=value`` overrides.
+
+    Raises :class:`ConfigError` naming the file and every bad key (unknown keys are rejected).
+    """
+    path = resolve_preset_path(preset_or_path)
+    data = _read_preset(path, ())
     overrides = list(overrides)
     data = apply_overrides(data, overrides)
     try:

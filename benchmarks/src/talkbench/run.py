@@ -25,7 +25,7 @@ import torch
 
 from facial_animator import get_animator
 
-from .config import BenchConfig, RunSpec, _shipped_sha256, check_pretrained_paths
+from .config import BenchConfig, ConfigError, RunSpec, _shipped_sha256, check_pretrained_paths
 from .evaluation import (
     EvalContext,
     evaluate_animator,
@@ -216,6 +216,25 @@ def prepare(
     )
 
 
+def _check_owner(ctx: GridContext, run_dir: Path) -> None:
+    """Refuse to replace a run that another preset wrote (its ``config.yaml`` names that preset): two
+    presets of one protocol share run ids, so one would silently overwrite the other's results."""
+    import yaml
+
+    path = run_dir / "config.yaml"
+    if not path.is_file():
+        return
+    try:
+        owner = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("benchmark")
+    except (yaml.YAMLError, AttributeError, OSError):
+        return
+    if owner is not None and owner != ctx.config.name:
+        raise ConfigError(
+            f"{run_dir}: holds a run of preset {owner!r}, which preset {ctx.config.name!r} would replace; "
+            f"write this preset's results to another folder (--results runs/{ctx.config.name})"
+        )
+
+
 def _cached(run_dir: Path, key: str) -> bool:
     try:
         return load_result(run_dir / "result.json").cache_key == key
@@ -296,6 +315,7 @@ def _bracket_rows(ctx: GridContext) -> list[Path]:
             ctx.say(f"{run_id}: cached")
             out.append(run_dir)
             continue
+        _check_owner(ctx, run_dir)
         t0 = time.perf_counter()
         records = fn(ctx.eval)
         # the GT row carries its own SLCC: the reference level of the speech-lip correlation
@@ -421,6 +441,7 @@ def run_cell(
     if _cached(run_dir, key):
         ctx.say(f"{spec.run_id}: cached")
         return run_dir
+    _check_owner(ctx, run_dir)
     records: list[PerSampleRecord] = []
     train_records: list[PerSampleRecord] = []
     train = train_samples(c, ctx.train)

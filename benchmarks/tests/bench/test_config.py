@@ -179,3 +179,30 @@ def test_bad_metric_variant_fails_before_any_work(monkeypatch, capsys) -> None:
     err = capsys.readouterr().err
     assert exit_.value.code == 1
     assert "eval.lve_variant" in err and "max_sq, max_l2, mean_l2" in err and "Traceback" not in err
+
+
+def test_a_preset_extends_another(tmp_path: Path) -> None:
+    full = load_config("full-dose")
+    default = load_config("default")
+    assert (full.name, full.guidance.av_every, full.guidance.av_clip_frames) == ("full-dose", 1, None)
+    assert (default.guidance.av_every, default.guidance.av_clip_frames) == (14, 16)
+    # everything but the name, the description and the AV dose is the default preset's
+    same = {"name", "description", "guidance"}
+    assert full.model_dump(exclude=same) == default.model_dump(exclude=same)
+    assert full.guidance.model_dump(exclude={"av_every", "av_clip_frames"}) == default.guidance.model_dump(
+        exclude={"av_every", "av_clip_frames"}
+    )
+    # a file extends a preset or a file beside it; mappings merge, lists replace
+    (tmp_path / "a.yaml").write_text("extends: smoke\nname: a\nseeds: [5]\ntraining: {steps: 3}\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\nname: b\n")
+    b = load_config(tmp_path / "b.yaml")
+    smoke = load_config("smoke")
+    assert (b.name, b.seeds, b.training.steps) == ("b", [5], 3)
+    assert b.training.lr == smoke.training.lr and b.animators == smoke.animators
+    (tmp_path / "c.yaml").write_text("extends: d.yaml\nname: c\n")
+    (tmp_path / "d.yaml").write_text("extends: c.yaml\nname: d\n")
+    with pytest.raises(ConfigError, match="cycle"):
+        load_config(tmp_path / "c.yaml")
+    (tmp_path / "e.yaml").write_text("extends: nosuchpreset\nname: e\n")
+    with pytest.raises(ConfigError, match=r"e\.yaml: extends 'nosuchpreset'"):
+        load_config(tmp_path / "e.yaml")

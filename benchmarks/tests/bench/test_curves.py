@@ -113,3 +113,23 @@ def test_grid_writes_curves_and_event_files(tiny_config: BenchConfig, tmp_path: 
         assert 'src="curves.svg"' in page and "Training curves" in page
     template = (tmp_path / "site" / "runs/synth/template/index.html").read_text(encoding="utf-8")
     assert "curves.svg" not in template
+    # the AV run's dose is on the leaderboard
+    index = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert index.count("AV dose 100.0 %") == 2  # faceformer-av and codetalker-av
+    assert "AV term on every step, on whole sequences" in index
+
+
+def test_a_preset_does_not_replace_another_presets_runs(tiny_config: BenchConfig, tmp_path: Path) -> None:
+    from talkbench.config import ConfigError
+
+    config = tiny_config.model_copy(
+        update={"variants": ["baseline"], "animators": tiny_config.animators[:1], "seeds": [0]}
+    )
+    results = tmp_path / "results"
+    run_grid(config, results, progress=False)
+    stamp = (results / "synth" / "ground-truth" / "result.json").stat().st_mtime_ns
+    other = config.model_copy(update={"name": "other-preset"})
+    with pytest.raises(ConfigError, match=r"holds a run of preset 'smoke'.*--results runs/other-preset"):
+        run_grid(other, results, progress=False)
+    assert (results / "synth" / "ground-truth" / "result.json").stat().st_mtime_ns == stamp
+    run_grid(other, tmp_path / "elsewhere", progress=False)  # its own folder: fine

@@ -151,6 +151,23 @@ def _run_row(entry: RunEntry, protocol: str, bests: dict[str, Best]) -> dict[str
         "cells": {name: _cell(m, bests[name]) for name, m in res.metrics.items()},
         "lve_ratio": None,
         "source": None,
+        "av_dose": _dose(res.av_dose),
+    }
+
+
+def _dose(dose: Any) -> dict[str, Any] | None:
+    """What an AV run's ``av_dose`` says, for a table cell: the share of the paper's dose (the AV term
+    on every step, on the whole sequence) and how it was applied."""
+    if dose is None:
+        return None
+    every = "every step" if dose.av_every == 1 else f"every {dose.av_every}th step"
+    frames = "whole sequences" if dose.clip_frames is None else f"{dose.clip_frames}-frame clips"
+    return {
+        "fraction": dose.fraction,
+        "text": f"AV dose {100 * dose.fraction:.1f} %",
+        "title": (f"AV term on {every}, on {frames}: {dose.av_steps} of {dose.steps} steps (all seeds), "
+                  f"{dose.frames_per_av_step:.1f} frames read per AV step of {dose.frames_per_step:.1f} per "
+                  "training step; 100 % is the paper's dose (every step, whole sequences)"),
     }
 
 
@@ -185,6 +202,7 @@ def _reported_rows(reported: list[ReportedNumber], columns: list[dict[str, Any]]
                 "samples_href": None,
                 "cells": cells,
                 "lve_ratio": None,
+                "av_dose": None,
                 "source": "; ".join(sources),
             }
         )
