@@ -27,3 +27,65 @@ def test_rows_not_below_the_template_are_flagged(results_root: Path, tmp_path: P
     flagged = re.findall(r'<tr class="kind-method">(?:(?!</tr>).)*?not below the template', html, re.S)
     assert len(flagged) == 1 and "fixture-C" in flagged[0]
     assert html.count("⚠ not below the template") == 1
+
+
+def test_findings_summarise_every_stored_verdict(results_root: Path, tmp_path: Path, fx) -> None:
+    from talkbench.leaderboard.collect import collect_results
+    from talkbench.leaderboard.reported import load_reported
+    from talkbench.leaderboard.tables import build_tables
+
+    fx.write_grid(results_root)
+    table = next(t for t in build_tables(collect_results(results_root), load_reported()) if t["protocol"] == "synth")
+    assert table["guidance_rows"], "the fixture grid has guided runs"
+    short = {c["metric"]: c["short"] for c in table["columns"]}
+    listed = {(g["guidance"], a["animator"]): a for g in table["findings"] for a in g["animators"]}
+    assert len(listed) == len(table["guidance_rows"])
+    for row in table["guidance_rows"]:
+        entry = listed[(row["guidance"], row["animator"])]
+        for metric, cell in row["cells"].items():
+            name = short[metric]
+            where = {"better": "better", "worse": "worse", "no measurable effect": "none"}[cell["verdict"]]
+            named = [x for x in entry[where] if x == name or x.startswith((f"{name} ", f"|{name}| "))]
+            assert len(named) == 1, (row["guidance"], row["animator"], metric, entry)
+            if where != "none":  # with its Δ and interval
+                assert "[" in named[0] and "]" in named[0]
+    build_site(results_root, tmp_path / "site")
+    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    assert 'id="findings-synth"' in html and html.index('id="findings-synth"') < html.index('id="runs-synth"')
+
+
+def test_the_page_names_the_build_commit_and_date(results_root: Path, tmp_path: Path, fx) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    from talkbench.leaderboard.site import BuildInfo, git_build_info
+
+    if shutil.which("git") is None:
+        import pytest
+
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.org", "GIT_COMMITTER_DATE": "2026-03-04T05:06:07Z",
+           "GIT_AUTHOR_DATE": "2026-03-04T05:06:07Z"}
+    (repo / "f.txt").write_text("a\n")
+    for cmd in (["init", "-q"], ["add", "f.txt"], ["commit", "-qm", "one"]):
+        subprocess.run(["git", "-C", str(repo), *cmd], check=True, env=env)
+    sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True, capture_output=True,
+                         text=True).stdout.strip()
+    assert git_build_info(repo) == BuildInfo(commit=sha, date="2026-03-04", dirty=False)
+    (repo / "f.txt").write_text("b\n")
+    assert git_build_info(repo) == BuildInfo(commit=sha, date="2026-03-04", dirty=True)
+    assert git_build_info(tmp_path / "nowhere") is None
+
+    fx.write_grid(results_root)
+    info = BuildInfo(commit=sha, date="2026-03-04")
+    build_site(results_root, tmp_path / "a", build=info)
+    build_site(results_root, tmp_path / "b", build=info)
+    page = (tmp_path / "a" / "index.html").read_bytes()
+    assert page == (tmp_path / "b" / "index.html").read_bytes()  # same results, same commit: same bytes
+    assert f'title="{sha}">{sha[:12]}</code> of 2026-03-04'.encode() in page
+    build_site(results_root, tmp_path / "c")
+    assert b"the build's commit is unknown" in (tmp_path / "c" / "index.html").read_bytes()

@@ -411,6 +411,42 @@ def _guidance_rows(
     return rows
 
 
+def findings(guidance_rows: list[dict[str, Any]], columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The summary at the top of a protocol, generated from the stored verdicts only: for each
+    guidance (in the guidance table's order) and each animator, the metrics whose 95 % interval says
+    *better*, those that say *worse* (each with its Δ and interval) and those with no measurable
+    effect."""
+    order = [c["metric"] for c in columns]
+    short = {c["metric"]: c["short"] for c in columns}
+    out: list[dict[str, Any]] = []
+    by_guidance: dict[str, dict[str, Any]] = {}
+    for row in guidance_rows:
+        group = by_guidance.get(row["guidance"])
+        if group is None:
+            group = {"guidance": row["guidance"], "reference": row["reference_label"], "animators": []}
+            by_guidance[row["guidance"]] = group
+            out.append(group)
+        verdicts: dict[str, list[str]] = {"better": [], "worse": [], "none": []}
+        for m in order:
+            cell = row["cells"].get(m)
+            if cell is None:
+                continue
+            if cell["verdict"] == "no measurable effect":
+                verdicts["none"].append(short[m])
+            elif cell["distance"] is not None:  # a signed metric: its verdict is on the distance from 0
+                d = cell["distance"]
+                text = f"|{short[m]}| {d['mean']:+.3f} {_fmt_interval(d['low'], d['high'])}"
+                verdicts[cell["verdict"]].append(text)
+            else:
+                d = cell["delta"]
+                verdicts[cell["verdict"]].append(f"{short[m]} {d['value_text']} {d['interval_text']}")
+        group["animators"].append({"animator": row["animator"], **verdicts})
+    # the guidance terms in the order the grid builds them up: Lrlv, the lip reader on top of it, the
+    # phonetic loss, both
+    rank = {"+Lrlv": 0, "+AV": 1, "+AV vs +Lrlv": 2, "+phonetic": 3, "+AV +phonetic": 4}
+    return sorted(out, key=lambda g: (rank.get(g["guidance"], len(rank)), g["guidance"]))
+
+
 def _provenance(runs: list[RunEntry]) -> dict[str, Any]:
     first = runs[0].result if runs else None
     reader = next((r.result.reader for r in runs if r.result.reader is not None), None)
@@ -470,7 +506,8 @@ def build_tables(
                 "columns": columns,
                 "rows": rows,
                 "lve_ratio": ratio,
-                "guidance_rows": _guidance_rows(protocol, runs, columns, effects),
+                "guidance_rows": (g_rows := _guidance_rows(protocol, runs, columns, effects)),
+                "findings": findings(g_rows, columns),
                 "provenance": _provenance(runs),
                 "n_runs": len(runs),
             }
