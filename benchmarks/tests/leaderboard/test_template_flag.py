@@ -35,7 +35,8 @@ def test_findings_summarise_every_stored_verdict(results_root: Path, tmp_path: P
     from talkbench.leaderboard.tables import build_tables
 
     fx.write_grid(results_root)
-    table = next(t for t in build_tables(collect_results(results_root), load_reported()) if t["protocol"] == "synth")
+    tables = build_tables(collect_results(results_root), load_reported())
+    table = next(t for t in tables if t["protocol"] == "synth")
     assert table["guidance_rows"], "the fixture grid has guided runs"
     short = {c["metric"]: c["short"] for c in table["columns"]}
     listed = {(g["guidance"], a["animator"]): a for g in table["findings"] for a in g["animators"]}
@@ -67,9 +68,10 @@ def test_the_page_names_the_build_commit_and_date(results_root: Path, tmp_path: 
         pytest.skip("git is not installed")
     repo = tmp_path / "repo"
     repo.mkdir()
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.org", "GIT_COMMITTER_DATE": "2026-03-04T05:06:07Z",
-           "GIT_AUTHOR_DATE": "2026-03-04T05:06:07Z"}
+    who = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.org", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@example.org"}
+    when = {"GIT_COMMITTER_DATE": "2026-03-04T05:06:07Z", "GIT_AUTHOR_DATE": "2026-03-04T05:06:07Z"}
+    env = {**os.environ, **who, **when}
     (repo / "f.txt").write_text("a\n")
     for cmd in (["init", "-q"], ["add", "f.txt"], ["commit", "-qm", "one"]):
         subprocess.run(["git", "-C", str(repo), *cmd], check=True, env=env)
