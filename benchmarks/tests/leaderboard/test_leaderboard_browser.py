@@ -317,3 +317,41 @@ def test_the_committed_site_fits_1400px_and_a_phone(browser):
     browser.get(index.as_uri())
     _assert_fits(browser)
     _assert_no_page_scroll(browser, index.as_uri())
+
+
+def test_a_per_sample_page_sorts_and_filters_with_each_metric_direction(browser, tmp_path, fx):
+    results = fx.write_grid(tmp_path / "results")
+    site = tmp_path / "site"
+    build_site(results, site)
+    browser.get((site / "runs" / "synth" / "b-base" / "index.html").as_uri())
+    heads = {h.get_attribute("data-metric"): h
+             for h in browser.find_elements(By.CSS_SELECTOR, "#items th[data-metric]")}
+    assert {"lve", "fdd", "cer"} <= set(heads)
+    assert "lower is better" in heads["lve"].get_attribute("title")
+    assert "closer to 0 is better" in heads["fdd"].get_attribute("title")
+    col = {m: i for i, m in enumerate(
+        h.get_attribute("data-metric") for h in browser.find_elements(By.CSS_SELECTOR, "#items thead th"))}
+
+    def values(metric: str) -> list[float]:
+        return [float(r.find_elements(By.TAG_NAME, "td")[col[metric]].text)
+                for r in browser.find_elements(By.CSS_SELECTOR, "#items tbody tr") if r.is_displayed()]
+
+    heads["lve"].click()  # lower is better: best (smallest) first
+    lve = values("lve")
+    assert lve == sorted(lve) and len(set(lve)) > 1
+    heads["lve"].click()
+    assert values("lve") == sorted(lve, reverse=True)
+    heads["fdd"].click()  # signed: by the distance from 0, nearest first
+    fdd = values("fdd")
+    assert [abs(x) for x in fdd] == sorted(abs(x) for x in fdd)
+
+    n = len(browser.find_elements(By.CSS_SELECTOR, "#items tbody tr"))
+    browser.find_element(By.ID, "seed").send_keys("1")
+    shown = [r for r in browser.find_elements(By.CSS_SELECTOR, "#items tbody tr") if r.is_displayed()]
+    assert 0 < len(shown) < n and all(r.find_elements(By.TAG_NAME, "td")[0].text == "1" for r in shown)
+    browser.find_element(By.ID, "filter").send_keys(fx.REFS[1].split()[-1])
+    shown = [r for r in browser.find_elements(By.CSS_SELECTOR, "#items tbody tr") if r.is_displayed()]
+    assert len(shown) == 1 and fx.REFS[1] in shown[0].text
+    assert browser.find_element(By.ID, "shown").text == f"1 of {n} items"
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert severe == [], severe

@@ -21,6 +21,7 @@ import numpy as np
 
 from facial_metrics.text import normalize_transcript
 
+from ..results.direction import direction_phrase, metric_best, sort_key
 from ..results.io import load_per_sample
 from ..results.schema import METRIC_NAMES
 from .collect import ResultsDirError, RunEntry
@@ -100,11 +101,14 @@ def run_page_data(entry: RunEntry, row: dict[str, Any]) -> dict[str, Any]:
     for m in order:
         summary = res.metrics.get(m)
         scale, unit = (summary.report_scale, summary.unit) if summary is not None else (1.0, "")
+        best = metric_best(m, summary.higher_is_better if summary is not None else m in ("slcc", "loc"))
         columns.append({"metric": m, "short": m.upper(), "scale": scale, "group": metric_group(m)[0],
-                        "scale_text": format_scale(scale, unit) if unit else "raw"})
+                        "scale_text": format_scale(scale, unit) if unit else "raw", "best": best,
+                        "direction": direction_phrase(best)})
     items = []
     for r in records:
-        cells = {c["metric"]: _fmt(r.metrics[c["metric"]] / c["scale"])
+        cells = {c["metric"]: {"text": _fmt(r.metrics[c["metric"]] / c["scale"]),
+                               "sort": sort_key(c["best"], r.metrics[c["metric"]] / c["scale"])}
                  for c in columns if c["metric"] in r.metrics}
         align = (alignment(r.reference, r.hypothesis)
                  if r.reference is not None and r.hypothesis is not None else None)
