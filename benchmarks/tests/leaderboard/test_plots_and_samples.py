@@ -48,6 +48,7 @@ def _crowded_table(n=16):
 
 def test_scatter_labels_do_not_overlap_in_a_crowded_cluster():
     table = _crowded_table()
+    methods = [r for r in table["rows"] if r["kind"] == "method"]
     with plt.rc_context(_RC):
         fig, labels = lve_vs_cer_figure(table)
         try:
@@ -56,16 +57,32 @@ def test_scatter_labels_do_not_overlap_in_a_crowded_cluster():
             # the text's own box (an Annotation's extent would include its leader line)
             boxes = [Text.get_window_extent(t, renderer) for t in labels]
             assert [t.get_text() for t in labels][:2] == ["Animator number 0", "Animator number 0 +AV"]
-            assert len(boxes) == len(table["rows"])
+            assert len(boxes) == len(methods)  # the bracketing rows are bounds, not labelled points
             for a, b in itertools.combinations(boxes, 2):
                 assert not _intersect(a, b), (a, b)
             # every label stays inside the axes and off every marker
-            frame = fig.axes[0].get_window_extent(renderer)
-            points = [fig.axes[0].transData.transform((r["cells"]["cer"]["mean"], r["cells"]["lve"]["mean"]))
-                      for r in table["rows"]]
+            ax = fig.axes[0]
+            frame = ax.get_window_extent(renderer)
+            points = [ax.transData.transform((r["cells"]["cer"]["mean"], r["cells"]["lve"]["mean"]))
+                      for r in methods]
             for box in boxes:
                 assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
                 assert not any(box.contains(x, y) for x, y in points)
+            # the template (CER 70, LVE 4.8) does not set the axes: the methods' cluster fills them
+            (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+            assert x1 < 70.0 and y1 < 4.8 and (y1 - y0) < 0.5
+            # the ground truth is drawn: a vertical line at its CER (0.5), inside the axes
+            verticals = [line for line in ax.get_lines() if len(set(line.get_xdata())) == 1]
+            assert any(line.get_xdata()[0] == 0.5 for line in verticals) and x0 <= 0.5
+            # one colour per animator, the same for every guidance of that animator
+            colours = {}
+            for container in ax.containers:
+                colour = container.lines[0].get_color()
+                colours.setdefault(colour, 0)
+                colours[colour] += 1
+            assert sorted(colours.values()) == [4, 4, 4, 4]
+            notes = fig.get_supxlabel()
+            assert "ground-truth renders, CER 0.5" in notes and "template above the chart: LVE 4.80" in notes
         finally:
             plt.close(fig)
 

@@ -130,29 +130,73 @@ def place_labels(
     return out
 
 
+#: marker per guidance of a method row (the colour is the animator's)
+_GUIDANCE_MARKERS = {"baseline": "o", "+Lrlv": "s", "+AV": "D", "+phonetic": "^", "+AV +phonetic": "v"}
+_ANIMATOR_COLORS = ("tab:blue", "tab:orange", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan",
+                    "tab:gray")
+
+
 def lve_vs_cer_figure(table: dict[str, Any]) -> tuple[Any, list[Annotation]] | None:
     """The LVE-vs-CER figure and its point labels (see :func:`lve_vs_cer_plot`); the caller closes it."""
     cols = {c["metric"]: c for c in table["columns"]}
-    rows = [
-        r for r in table["rows"] if r["kind"] != "reported" and "lve" in r["cells"] and "cer" in r["cells"]
-    ]
-    if not rows or "lve" not in cols or "cer" not in cols:
+    if "lve" not in cols or "cer" not in cols:
         return None
-    fig, ax = plt.subplots(figsize=(8.0, 5.6))
+    rows = [r for r in table["rows"] if r["kind"] == "method" and "lve" in r["cells"] and "cer" in r["cells"]]
+    if not rows:
+        return None
+    gt = next((r for r in table["rows"] if r["kind"] == "ground truth" and "cer" in r["cells"]), None)
+    tpl = next((r for r in table["rows"] if r["kind"] == "template" and "lve" in r["cells"]), None)
+    animators = sorted({r["label"] for r in rows})
+    colour = {a: _ANIMATOR_COLORS[i % len(_ANIMATOR_COLORS)] for i, a in enumerate(animators)}
+    fig, ax = plt.subplots(figsize=(9.0, 5.6), layout="constrained")
     xy = []
     for row in rows:
-        marker, color = _MARKERS[row["kind"]]
         x, y = row["cells"]["cer"], row["cells"]["lve"]
-        ax.errorbar(x["mean"], y["mean"], xerr=x["std"], yerr=y["std"], fmt=marker, color=color,
-                    capsize=3, markersize=6, elinewidth=0.8)
+        ax.errorbar(x["mean"], y["mean"], xerr=x["std"], yerr=y["std"],
+                    fmt=_GUIDANCE_MARKERS.get(row["guidance"], "P"), color=colour[row["label"]], capsize=3,
+                    markersize=6, elinewidth=0.8)
         xy.append((x["mean"], y["mean"]))
+    # the axes are set by the methods (and the ground truth's CER); the bracketing rows are bounds
+    xs = [r["cells"]["cer"]["mean"] + k * r["cells"]["cer"]["std"] for r in rows for k in (-1, 1)]
+    ys = [r["cells"]["lve"]["mean"] + k * r["cells"]["lve"]["std"] for r in rows for k in (-1, 1)]
+    if gt is not None:
+        xs.append(gt["cells"]["cer"]["mean"])
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    dx, dy = max(x1 - x0, 1e-9), max(y1 - y0, 1e-9)
+    x0, x1 = max(x0 - 0.22 * dx, 0.0) if x0 >= 0 else x0 - 0.22 * dx, x1 + 0.22 * dx
+    y0, y1 = max(0.0, y0 - 0.15 * dy) if y0 >= 0 else y0 - 0.15 * dy, y1 + 0.15 * dy
+    bounds = []
+    if gt is not None:
+        g = gt["cells"]["cer"]["mean"]
+        ax.axvline(g, color="tab:green", linestyle="--", linewidth=1.0)
+        bounds.append(f"green dashed: ground-truth renders, CER {g:.1f} (LVE 0)")
+    if tpl is not None:
+        t = tpl["cells"]["lve"]["mean"]
+        t_cer = tpl["cells"]["cer"]["mean"] if "cer" in tpl["cells"] else None
+        where = f", CER {t_cer:.1f}" if t_cer is not None else ""
+        if t <= y1 + 0.6 * dy:
+            y1 = max(y1, t + 0.05 * dy)
+            ax.axhline(t, color="tab:red", linestyle="--", linewidth=1.0)
+            bounds.append(f"red dashed: motionless template, LVE {t:.2f}{where}")
+        else:
+            bounds.append(f"motionless template above the chart: LVE {t:.2f}{where}")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
     ax.set_xlabel(f"lip-reader {cols['cer']['header']}")
     ax.set_ylabel(cols["lve"]["header"])
     ax.set_title(f"{table['protocol']}: LVE vs CER (lower-left is better)")
-    # room for labels around the outermost points
-    ax.margins(x=0.18, y=0.12)
-    fig.tight_layout()
-    labels = place_labels(ax, xy, [_point_label(r) for r in rows])
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colour[a], marker="o", linestyle="", label=a) for a in animators]
+    handles += [Line2D([], [], color="0.3", marker=m, linestyle="", label=g)
+                for g, m in _GUIDANCE_MARKERS.items() if any(r["guidance"] == g for r in rows)]
+    fig.legend(handles=handles, loc="outside right upper", fontsize=7.5, frameon=False)
+    if bounds:
+        fig.supxlabel("\n".join(bounds), fontsize=7.5, color="0.3")
+    # lay the figure out once and freeze it, so the labels are placed in their final positions
+    fig.canvas.draw()
+    fig.set_layout_engine("none")
+    labels = place_labels(ax, xy, [_point_label(r) for r in rows], fontsize=7)
     return fig, labels
 
 
