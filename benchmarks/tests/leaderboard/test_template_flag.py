@@ -91,3 +91,21 @@ def test_the_page_names_the_build_commit_and_date(results_root: Path, tmp_path: 
     assert f'title="{sha}">{sha[:12]}</code> of 2026-03-04'.encode() in page
     build_site(results_root, tmp_path / "c")
     assert b"the build's commit is unknown" in (tmp_path / "c" / "index.html").read_bytes()
+
+
+def test_model_table_and_paper_links(results_root: Path, tmp_path: Path, fx) -> None:
+    from talkbench.leaderboard.papers import PAPERS, paper_for
+
+    # every listed paper links an arXiv abstract page, and its code (if any) a GitHub repository
+    for name, p in PAPERS.items():
+        assert p.url.startswith("https://arxiv.org/abs/"), name
+        assert p.code is None or p.code.startswith("https://github.com/"), name
+    assert paper_for("faceformer") is PAPERS["FaceFormer"] and paper_for("conv_regressor") is None
+    fx.write_grid(results_root)
+    build_site(results_root, tmp_path / "site")
+    html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    # one model row per animator of the protocol's runs (fixture-A and fixture-B), before the guidance
+    models = html[html.index('id="models-table-synth"') : html.index("</table>", html.index('id="models-table-synth"'))]
+    assert models.count("<tr>") == 3 and "fixture-A" in models and "fixture-B" in models
+    # the reported rows of the packaged file link their papers (VOCASET and BIWI tables)
+    assert 'class="paper" href="https://arxiv.org/abs/2112.05329"' in html

@@ -37,6 +37,7 @@ from ..results.effects import effects_match, guidance_effect
 from ..results.io import ResultFileError, load_per_sample
 from ..results.schema import METRIC_NAMES, GuidanceEffect, MetricSummary
 from .collect import ResultsDirError, RunEntry
+from .papers import paper_for
 from .reported import ReportedNumber
 
 __all__ = [
@@ -151,6 +152,7 @@ def _run_row(entry: RunEntry, protocol: str, bests: dict[str, Best]) -> dict[str
         "cells": {name: _cell(m, bests[name]) for name, m in res.metrics.items()},
         "lve_ratio": None,
         "source": None,
+        "paper": None,
         "av_dose": _dose(res.av_dose),
     }
 
@@ -204,9 +206,50 @@ def _reported_rows(reported: list[ReportedNumber], columns: list[dict[str, Any]]
                 "lve_ratio": None,
                 "av_dose": None,
                 "source": "; ".join(sources),
+                "paper": _paper_link(method),
             }
         )
     return rows
+
+
+def _paper_link(name: str) -> dict[str, str | None] | None:
+    p = paper_for(name)
+    return None if p is None else {"citation": p.citation, "url": p.url, "code": p.code}
+
+
+def model_table(runs: list[RunEntry]) -> list[dict[str, Any]]:
+    """One row per animator of a protocol's runs: its registry name, architecture settings, training
+    recipe and data (from the runs' resolved ``config.yaml``), seeds, and its paper and code."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in sorted(runs, key=lambda e: e.result.run_id):
+        res, cfg = entry.result, entry.config
+        if res.kind != "method" or res.animator.name in out:
+            continue
+        animator = cfg.get("animator") or {}
+        training = cfg.get("training") or {}
+        data = cfg.get("data") or {}
+        registry = str(animator.get("registry", res.animator.spec.get("registry", "")))
+        kwargs = animator.get("kwargs") or {}
+        size = ", ".join(f"{k} {v}" for k, v in sorted(kwargs.items())
+                         if k in ("feature_dim", "num_layers", "ffn_dim", "hidden_dim", "kernel_size"))
+        steps = animator.get("steps") or training.get("steps")
+        recipe = f"{steps} steps, lr {animator.get('lr') or training.get('lr')}"
+        if registry == "codetalker":
+            vq = animator.get("vq") or {}
+            codes = f"{vq.get('face_quan_num')} x {vq.get('zquant_dim')} codes, {vq.get('n_embed')} entries"
+            recipe = f"stage 1 (VQ, {codes}): {training.get('vq_steps')} steps; stage 2: " + recipe
+        sentences = data.get("corpus_sentences")
+        corpus = f"{data.get('protocol')}" + (f", {sentences} sentences per speaker" if sentences else "")
+        out[res.animator.name] = {
+            "animator": res.animator.name,
+            "registry": registry,
+            "size": size,
+            "recipe": recipe,
+            "data": corpus,
+            "seeds": len(res.seeds),
+            "paper": _paper_link(registry),
+        }
+    return list(out.values())
 
 
 def _mark_best(rows: list[dict[str, Any]], columns: list[dict[str, Any]]) -> None:
@@ -509,6 +552,7 @@ def build_tables(
                 "guidance_rows": (g_rows := _guidance_rows(protocol, runs, columns, effects)),
                 "findings": findings(g_rows, columns),
                 "provenance": _provenance(runs),
+                "models": model_table(runs),
                 "n_runs": len(runs),
             }
         )
