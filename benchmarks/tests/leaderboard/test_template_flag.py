@@ -105,7 +105,8 @@ def test_model_table_and_paper_links(results_root: Path, tmp_path: Path, fx) -> 
     build_site(results_root, tmp_path / "site")
     html = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     # one model row per animator of the protocol's runs (fixture-A and fixture-B), before the guidance
-    models = html[html.index('id="models-table-synth"') : html.index("</table>", html.index('id="models-table-synth"'))]
+    start = html.index('id="models-table-synth"')
+    models = html[start : html.index("</table>", start)]
     assert models.count("<tr>") == 3 and "fixture-A" in models and "fixture-B" in models
     # the reported rows of the packaged file link their papers (VOCASET and BIWI tables)
     assert 'class="paper" href="https://arxiv.org/abs/2112.05329"' in html
