@@ -355,3 +355,32 @@ def test_a_per_sample_page_sorts_and_filters_with_each_metric_direction(browser,
     assert browser.find_element(By.ID, "shown").text == f"1 of {n} items"
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert severe == [], severe
+
+
+def test_ground_truth_sorts_as_its_exact_values(browser, tmp_path, fx):
+    """The ground-truth row shows "–" for vertex metrics (not measured: 0 by definition) and sorts as
+    that exact value: first by LVE ascending, where the template comes last."""
+    import json
+
+    results = fx.write_grid(tmp_path / "results")
+    # as on a real grid, the ground-truth row measures only what it can (no vertex errors)
+    gt = results / "synth" / "gt"
+    records = [json.loads(line) for line in (gt / "per_sample.jsonl").read_text().splitlines()]
+    for r in records:
+        r["metrics"] = {k: v for k, v in r["metrics"].items() if k in ("cer", "wer")}
+    res = json.loads((gt / "result.json").read_text())
+    res["metrics"] = {k: v for k, v in res["metrics"].items() if k in ("cer", "wer")}
+    (gt / "per_sample.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (gt / "result.json").write_text(json.dumps(res))
+    site = tmp_path / "site"
+    build_site(results, site)
+    browser.get((site / "index.html").as_uri())
+    th = browser.find_element(By.CSS_SELECTOR, '#runs-synth th[data-metric="lve"]')
+    col = int(th.get_attribute("data-col"))
+    th.click()
+    labels = _column(browser, "runs-synth", 0)
+    assert labels[0] == "ground truth" and labels[-1] == "template"
+    assert _column(browser, "runs-synth", col)[0] == "–"
+    th.click()  # descending: the template first, the ground truth last
+    labels = _column(browser, "runs-synth", 0)
+    assert labels[0] == "template" and labels[-1] == "ground truth"
