@@ -113,8 +113,8 @@ def test_build_grid_tables_links_and_plots(tmp_path, results_root, fx):
     biwi = table_rows(html, "runs-biwi-test-a")
     assert biwi[2][:2] == ["FaceFormer", "reported"]
     assert biwi[2][3:] == ["5.3077", "4.6408"]
-    assert biwi[2][2] == "source"
-    assert "FaceFormer: LVE: CodeTalker (CVPR 2023) Table 1, BIWI-Test-A" in html
+    assert biwi[2][2] == "paper · code · source"  # FaceFormer's arXiv page, its repository, the table's source
+    assert "FaceFormer (" in html and "): LVE: CodeTalker (CVPR 2023) Table 1, BIWI-Test-A" in html
     assert len(table_rows(html, "runs-vocaset")) == 5
 
     assert (out / "plots/synth-lve-vs-cer.svg").read_bytes().startswith(b"<?xml")
