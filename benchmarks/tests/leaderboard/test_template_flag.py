@@ -110,3 +110,18 @@ def test_model_table_and_paper_links(results_root: Path, tmp_path: Path, fx) -> 
     assert models.count("<tr>") == 3 and "fixture-A" in models and "fixture-B" in models
     # the reported rows of the packaged file link their papers (VOCASET and BIWI tables)
     assert 'class="paper" href="https://arxiv.org/abs/2112.05329"' in html
+
+
+def test_model_parameters_are_counted_as_the_harness_builds_the_model() -> None:
+    from facial_animator import build_animator
+    from talkbench.config import load_config
+    from talkbench.leaderboard.tables import parameter_count, topology_vertices
+
+    spec = next(a for a in load_config("default").animators if a.registry == "conv_regressor")
+    assert topology_vertices("synth-head-v2") == 4786 and topology_vertices("flame-5023") == 5023
+    count = parameter_count(spec.model_dump(), "synth-head")
+    direct = build_animator("conv_regressor", num_vertices=4786, num_styles=8, **spec.kwargs)
+    assert count == sum(p.numel() for p in direct.parameters())
+    # its per-frame output layer alone: 64 features -> 4786 x 3 coordinates, with biases
+    assert count > 64 * 4786 * 3 + 4786 * 3
+    assert parameter_count({"name": "x", "registry": "no-such-animator"}, "synth-head") is None

@@ -217,6 +217,45 @@ def _paper_link(name: str) -> dict[str, str | None] | None:
     return None if p is None else {"citation": p.citation, "url": p.url, "code": p.code}
 
 
+def topology_vertices(topology: str) -> int | None:
+    """Vertex count of a topology the project knows (the synthetic faces from their package data,
+    FLAME and BIWI by definition); ``None`` for another."""
+    if topology == "synth-head-v2":
+        from ..datasets.synth.head import load_head
+
+        return load_head().num_vertices
+    if topology == "synth-face-v1":
+        from ..datasets.synth.face import build_face
+
+        return build_face().num_vertices
+    return {"flame-5023": 5023, "biwi-23370": 23370}.get(topology)
+
+
+def parameter_count(animator: dict[str, Any], protocol: str) -> int | None:
+    """Trainable and frozen parameters of the animator a run's ``config.yaml`` describes, built for the
+    protocol's topology, training subjects and fps as the harness builds it; ``None`` when the topology
+    is unknown or the animator cannot be built here (a plug-in that is not installed)."""
+    import torch
+
+    from ..config import AnimatorSpec
+    from ..training.animator import build_animator_for, dataset_convention
+
+    proto = get_protocol(protocol)
+    vertices = topology_vertices(proto.topology)
+    if vertices is None:
+        return None
+    state = torch.get_rng_state()  # building initialises weights: leave the caller's RNG as it was
+    try:
+        spec = AnimatorSpec.model_validate(animator)
+        model = build_animator_for(spec, vertices, len(proto.train_subjects), proto.fps,
+                                   dataset_convention(protocol))
+    except Exception:  # a plug-in that is not installed here, a config this version cannot build
+        return None
+    finally:
+        torch.set_rng_state(state)
+    return sum(p.numel() for p in model.parameters())
+
+
 def model_table(runs: list[RunEntry]) -> list[dict[str, Any]]:
     """One row per animator of a protocol's runs: its registry name, architecture settings, training
     recipe and data (from the runs' resolved ``config.yaml``), seeds, and its paper and code."""
@@ -243,6 +282,7 @@ def model_table(runs: list[RunEntry]) -> list[dict[str, Any]]:
         out[res.animator.name] = {
             "animator": res.animator.name,
             "registry": registry,
+            "parameters": parameter_count(animator, str(data.get("protocol", res.protocol))),
             "size": size,
             "recipe": recipe,
             "data": corpus,
