@@ -75,9 +75,8 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         _say(f"grid {config.name}: {len(dirs)} run directories in {time.perf_counter() - t0:.0f} s")
         if build_site:
             from .leaderboard.site import build_site as build
-            from .leaderboard.site import git_build_info
 
-            summary = build(results, site, build=git_build_info())
+            summary = build(results, site)
             _say(f"site: {summary.out_dir / 'index.html'} ({summary.n_runs} runs)")
 
     @app.command("train")

@@ -89,8 +89,13 @@ def test_the_page_names_the_build_commit_and_date(results_root: Path, tmp_path: 
     page = (tmp_path / "a" / "index.html").read_bytes()
     assert page == (tmp_path / "b" / "index.html").read_bytes()  # same results, same commit: same bytes
     assert f'title="{sha}">{sha[:12]}</code> of 2026-03-04'.encode() in page
-    build_site(results_root, tmp_path / "c")
+    build_site(results_root, tmp_path / "c", build=None)
     assert b"the build's commit is unknown" in (tmp_path / "c" / "index.html").read_bytes()
+    # by default the page names the checkout the build runs in (this repository, under git)
+    build_site(results_root, tmp_path / "d")
+    here = git_build_info()
+    if here is not None:
+        assert f'title="{here.commit}"'.encode() in (tmp_path / "d" / "index.html").read_bytes()
 
 
 def test_model_table_and_paper_links(results_root: Path, tmp_path: Path, fx) -> None:

@@ -31,7 +31,7 @@ def build(
 ) -> None:
     """Validate every run under RESULTS and write the site (index.html, data/, plots/, runs/) to OUT."""
     try:
-        summary = build_site(results, out, build=git_build_info())
+        summary = build_site(results, out, build=git_build_info())  # the checkout's commit and date
     except ResultsDirError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None

@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jinja2
 
@@ -148,14 +148,17 @@ def build_site(
     results_dir: Path | str,
     out_dir: Path | str,
     reported: list[ReportedNumber] | None = None,
-    build: BuildInfo | None = None,
+    build: BuildInfo | None | Literal["git"] = "git",
 ) -> SiteSummary:
     """Validate ``results_dir`` (:func:`~talkbench.leaderboard.collect.collect_results`) and write the site
-    (``build``: the commit and date the page names; ``talkbench leaderboard build`` passes git's).
+    (``build``: the commit and date the page names; ``"git"``, the default: those of the git checkout
+    the command runs in, :func:`git_build_info`; ``None``: none).
 
     Raises :class:`~talkbench.leaderboard.collect.ResultsDirError` for invalid results (nothing is
     written then).
     """
+    if build == "git":
+        build = git_build_info()
     runs_by_protocol: dict[str, list[RunEntry]] = collect_results(results_dir)
     reported = load_reported() if reported is None else reported
     tables = build_tables(runs_by_protocol, reported)
