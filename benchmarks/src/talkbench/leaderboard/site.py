@@ -148,7 +148,7 @@ def build_site(
     results_dir: Path | str,
     out_dir: Path | str,
     reported: list[ReportedNumber] | None = None,
-    build: BuildInfo | None | Literal["git"] = "git",
+    build: BuildInfo | Literal["git"] | None = "git",
 ) -> SiteSummary:
     """Validate ``results_dir`` (:func:`~talkbench.leaderboard.collect.collect_results`) and write the site
     (``build``: the commit and date the page names; ``"git"``, the default: those of the git checkout
