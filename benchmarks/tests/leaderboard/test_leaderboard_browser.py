@@ -384,3 +384,33 @@ def test_ground_truth_sorts_as_its_exact_values(browser, tmp_path, fx):
     th.click()  # descending: the template first, the ground truth last
     labels = _column(browser, "runs-synth", 0)
     assert labels[0] == "template" and labels[-1] == "ground truth"
+
+
+def test_the_committed_site_has_curves_findings_models_and_its_build(browser):
+    """On the committed leaderboard: the build's commit and date, the findings and model tables of the
+    reproduced protocol, and on every trained run's page its training curves (an image that loads)."""
+    import json
+
+    index = REPO_ROOT / "leaderboard" / "site" / "index.html"
+    if not index.is_file():
+        pytest.skip(f"no committed site at {index}")
+    browser.get(index.as_uri())
+    commit = browser.find_element(By.CSS_SELECTOR, "code.build-commit").get_attribute("title")
+    assert len(commit) == 40 and all(c in "0123456789abcdef" for c in commit)
+    for protocol in ("synth-head",):
+        assert browser.find_elements(By.ID, f"findings-{protocol}")
+        rows = browser.find_elements(By.CSS_SELECTOR, f"#models-table-{protocol} tbody tr")
+        assert len(rows) >= 4 and all(r.find_elements(By.TAG_NAME, "td")[2].text != "–" for r in rows)
+    data = json.loads((REPO_ROOT / "leaderboard" / "site" / "data" / "leaderboard.json").read_text())
+    trained = [r["run_id"] for t in data["tables"] for r in t["rows"] if r["kind"] == "method"]
+    assert trained
+    for run_id in trained:
+        page = index.parent / "runs" / "synth-head" / run_id / "index.html"
+        browser.get(page.as_uri())
+        width = browser.execute_async_script(
+            """var done = arguments[arguments.length - 1];
+            var img = document.querySelector('figure.curves img');
+            if (!img) { done(-1); return; } if (img.complete) { done(img.naturalWidth); return; }
+            img.onload = function () { done(img.naturalWidth); }; img.onerror = function () { done(0); };"""
+        )
+        assert width > 300, run_id

@@ -22,6 +22,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib import ticker
 from matplotlib.text import Annotation
 from matplotlib.transforms import Bbox
 
@@ -266,6 +267,12 @@ CURVE_PANELS: tuple[tuple[str, str, str, bool], ...] = (
 _SEED_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink")
 
 
+def _minor_log_label(value: float, _: Any) -> str:
+    """Label the 2x and 5x minor ticks of a log axis (a panel may span less than a decade)."""
+    text = f"{value:.0e}"
+    return text if text[0] in "25" else ""
+
+
 def curves_figure(curves: Any, title: str) -> Any | None:
     """The training-curves figure of one run (see :func:`curves_plot`); the caller closes it."""
     panels = [p for p in CURVE_PANELS
@@ -287,10 +294,14 @@ def curves_figure(curves: Any, title: str) -> Any | None:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], color=color, linewidth=1.0,
                     marker="." if len(pts) < 30 else None, markersize=3, label=f"seed {c.seed}")
         if log:
+            # plain-text tick labels: the page's plots keep math-text parsing off (_RC), under which
+            # matplotlib's default log labels would show their TeX source
             ax.set_yscale("log")
+            ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.0e}"))
+            ax.yaxis.set_minor_formatter(ticker.FuncFormatter(_minor_log_label))
         ax.set_title("\n".join(textwrap.wrap(label, 40)), fontsize=8)
         ax.set_xlabel("step", fontsize=7.5)
-        ax.tick_params(labelsize=7)
+        ax.tick_params(which="both", labelsize=7)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
