@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from .collect import ResultsDirError
-from .site import build_site, git_build_info
+from .site import build_site
 
 __all__ = ["DEFAULT_OUT", "DEFAULT_RESULTS", "app"]
 
@@ -31,7 +31,7 @@ def build(
 ) -> None:
     """Validate every run under RESULTS and write the site (index.html, data/, plots/, runs/) to OUT."""
     try:
-        summary = build_site(results, out, build=git_build_info())  # the checkout's commit and date
+        summary = build_site(results, out)  # the page names this checkout's commit and date
     except ResultsDirError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None

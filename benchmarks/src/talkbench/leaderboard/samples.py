@@ -21,7 +21,8 @@ import numpy as np
 
 from facial_metrics.text import normalize_transcript
 
-from ..results.direction import direction_phrase, metric_best, sort_key
+from ..results.curves import CURVES_FILE, load_curves
+from ..results.direction import Best, direction_phrase, metric_best, sort_key
 from ..results.io import load_per_sample
 from ..results.schema import METRIC_NAMES
 from .collect import ResultsDirError, RunEntry
@@ -87,8 +88,10 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}" if math.isfinite(x) else str(x)
 
 
-def run_page_data(entry: RunEntry, row: dict[str, Any]) -> dict[str, Any]:
-    """What ``runs/<protocol>/<run_id>/index.html`` shows: the run's table row and its items."""
+def run_page_data(entry: RunEntry, row: dict[str, Any], bests: dict[str, Best]) -> dict[str, Any]:
+    """What ``runs/<protocol>/<run_id>/index.html`` shows: the run's table row, its items (each metric's
+    direction ``bests`` as the protocol's results table has it) and its training curves
+    (``"curves"`` for the page; ``"training_curves"``, the validated ``curves.json``, to plot)."""
     res = entry.result
     try:
         records = load_per_sample(entry.path / "per_sample.jsonl")
@@ -101,7 +104,7 @@ def run_page_data(entry: RunEntry, row: dict[str, Any]) -> dict[str, Any]:
     for m in order:
         summary = res.metrics.get(m)
         scale, unit = (summary.report_scale, summary.unit) if summary is not None else (1.0, "")
-        best = metric_best(m, summary.higher_is_better if summary is not None else m in ("slcc", "loc"))
+        best = bests.get(m) or metric_best(m, summary.higher_is_better if summary is not None else False)
         columns.append({"metric": m, "short": m.upper(), "scale": scale, "group": metric_group(m)[0],
                         "scale_text": format_scale(scale, unit) if unit else "raw", "best": best,
                         "direction": direction_phrase(best)})
@@ -117,6 +120,12 @@ def run_page_data(entry: RunEntry, row: dict[str, Any]) -> dict[str, Any]:
             "frames": r.frames, "cells": cells, "reference": r.reference, "hypothesis": r.hypothesis,
             "alignment": align,
         })
+    curves = None
+    if (entry.path / CURVES_FILE).is_file():
+        try:
+            curves = load_curves(entry.path / CURVES_FILE)
+        except ValueError as exc:
+            raise ResultsDirError([str(exc)]) from exc
     return {
         "protocol": res.protocol,
         "run_id": res.run_id,
@@ -129,6 +138,12 @@ def run_page_data(entry: RunEntry, row: dict[str, Any]) -> dict[str, Any]:
         "columns": columns,
         "records": items,
         "has_video": entry.video is not None,
+        "training_curves": curves,
+        "curves": None if curves is None else {
+            "svg": "curves.svg",
+            "trainings": [{"seed": c.seed, "phase": c.phase, "steps": c.steps, "bin": c.bin_steps}
+                          for c in curves.trainings],
+        },
     }
 
 

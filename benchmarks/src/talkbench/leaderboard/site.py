@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import jinja2
 
-from ..results.curves import CURVES_FILE, load_curves
+from ..results.curves import CURVES_FILE
 from ..results.io import atomic_write_bytes, atomic_write_text
 from .collect import ResultsDirError, RunEntry, collect_results
 from .plots import curves_plot, guidance_plot, lve_vs_cer_plot
@@ -177,6 +177,7 @@ def build_site(
                     _write(tmp, rel, svg, files)
                     plots[p][kind] = rel
         rows = {(t["protocol"], r["run_id"]): r for t in tables for r in t["rows"] if r["run_id"]}
+        bests = {t["protocol"]: {c["metric"]: c["best"] for c in t["columns"]} for t in tables}
         for protocol, runs in runs_by_protocol.items():
             for entry in runs:
                 base = f"runs/{protocol}/{entry.result.run_id}"
@@ -189,24 +190,14 @@ def build_site(
                         _write(tmp, f"{base}/poster.png", poster_png(entry.video), files)
                     except ValueError as exc:
                         raise ResultsDirError([f"{entry.video}: no poster frame: {exc}"]) from exc
-                page = run_page_data(entry, rows[(protocol, entry.result.run_id)])
-                page["curves"] = None
-                if (entry.path / CURVES_FILE).is_file():
-                    try:
-                        curves = load_curves(entry.path / CURVES_FILE)
-                    except ValueError as exc:
-                        raise ResultsDirError([str(exc)]) from exc
+                page = run_page_data(entry, rows[(protocol, entry.result.run_id)], bests[protocol])
+                curves = page.pop("training_curves")
+                if curves is not None:
                     svg = curves_plot(curves, f"{page['label']} {page['guidance']}: training curves")
                     if svg is not None:
                         _write(tmp, f"{base}/curves.svg", svg, files)
-                        page["curves"] = {
-                            "svg": "curves.svg",
-                            "trainings": [
-                                {"seed": c.seed, "phase": c.phase, "steps": c.steps, "bin": c.bin_steps,
-                                 "final": c.terms.get("loss", [None])[-1]}
-                                for c in curves.trainings
-                            ],
-                        }
+                    else:
+                        page["curves"] = None
                 _write(tmp, f"{base}/index.html", render_run_page(page).encode("utf-8"), files)
         data = {"schema_version": 1, "tables": tables}
         _write(tmp, "data/leaderboard.json",

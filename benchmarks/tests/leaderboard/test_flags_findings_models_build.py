@@ -1,4 +1,4 @@
-"""A trained row that does not beat the motionless template is flagged: by `talkbench run` and on the site."""
+"""Site summaries: rows not below the template (run and site), findings, models, papers, build stamp."""
 
 from __future__ import annotations
 
