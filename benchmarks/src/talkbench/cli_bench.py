@@ -1,4 +1,5 @@
-"""Benchmark commands of the ``talkbench`` CLI: ``run``, ``train``, ``eval``, ``render``."""
+"""Benchmark commands of the ``talkbench`` CLI: ``run``, ``plan``, ``status``, ``task``, ``train``, ``eval``,
+``render``."""
 
 from __future__ import annotations
 
@@ -64,19 +65,37 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         build_site: bool = typer.Option(
             True, "--site/--no-site", help="build the leaderboard site afterwards"
         ),
+        engine: str | None = typer.Option(
+            None,
+            help="serial | ray | slurm | local (submitit's local executor); default: the preset's "
+            "cluster.engine (serial). slurm submits and returns: follow with `talkbench status`",
+        ),
     ) -> None:
-        """The whole job: corpus (if missing), stage-1 readers, animator grid, evaluation, results, site."""
+        """The whole job: corpus (if missing), stage-1 readers, animator grid, evaluation, results, site.
+        Rerunning it runs only what is missing or failed; SIGTERM stops it at a step boundary."""
+        from .grid.engines import ENGINES
+        from .grid.stop import stop_handlers, stop_requested
         from .run import run_grid
 
         logging.basicConfig(level=logging.INFO)
         config = _load(preset, overrides or [], fail)
+        engine = engine or config.cluster.engine
+        if engine not in ENGINES:
+            fail(f"--engine {engine!r}: expected one of {', '.join(ENGINES)}")
         t0 = time.perf_counter()
-        dirs = run_grid(config, results, progress=progress_enabled(), say=_say)
+        with stop_handlers():  # SIGTERM / SIGUSR2: stop at a step boundary, checkpoint saved
+            dirs = run_grid(config, results, progress=progress_enabled(), say=_say, engine=engine)
+        if engine == "slurm":
+            return
+        if stop_requested():
+            _say(f"grid {config.name}: stopped by a signal; rerun the same command to resume")
+            raise typer.Exit(75)
         _say(f"grid {config.name}: {len(dirs)} run directories in {time.perf_counter() - t0:.0f} s")
         if build_site:
+            from .leaderboard.cli import DEFAULT_SWEEPS
             from .leaderboard.site import build_site as build
 
-            summary = build(results, site)
+            summary = build(results, site, sweeps_dir=DEFAULT_SWEEPS if DEFAULT_SWEEPS.is_dir() else None)
             _say(f"site: {summary.out_dir / 'index.html'} ({summary.n_runs} runs)")
 
     @app.command("train")
@@ -88,16 +107,27 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         overrides: list[str] | None = typer.Argument(None, help="config overrides key=value"),
     ) -> None:
         """Train one grid cell for one seed (resumes from its checkpoint). Multi-GPU: run under torchrun."""
+        from .grid.cells import train_seed, train_stage1
+        from .grid.plan import stage1_signature
+        from .grid.stop import stop_handlers, stop_requested
         from .run import prepare
+        from .training.animator import StopTraining
 
         config = _load(preset, overrides or [], fail)
         spec = _spec(config, animator, variant, fail)
         ctx = prepare(config, _RESULTS, progress_enabled(), _say)
-        ckpt = ctx.checkpoint(spec, seed)
-        logs = ctx.trainer(spec, seed).fit(
-            ckpt, progress=progress_enabled(), vq_cache=ctx.stage1_cache(spec, seed)
+        with stop_handlers():
+            if spec.animator.registry == "codetalker":  # trained by the first cell it serves, as in a grid
+                first = next(s for s in config.run_specs() if stage1_signature(s) == stage1_signature(spec))
+                train_stage1(ctx, first, seed, stop_requested)
+            try:
+                trainer = train_seed(ctx, spec, seed, stop=stop_requested)
+            except StopTraining as exc:
+                _say(f"{exc}; checkpoint saved, rerun to resume")
+                raise typer.Exit(75) from None
+        _say(
+            f"{spec.run_id} seed {seed}: {trainer.step_index} steps, checkpoint {ctx.checkpoint(spec, seed)}"
         )
-        _say(f"{spec.run_id} seed {seed}: {len(logs)} steps, checkpoint {ckpt}")
 
     @app.command("eval")
     def eval_cmd(
@@ -110,12 +140,14 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         variant: str | None = typer.Option(None, help="only this variant"),
     ) -> None:
         """Evaluate grid cells (training whatever checkpoint is missing) and write their run directories."""
-        from .run import _bracket_rows, attach_guidance_effects, prepare, run_cell
+        from .grid.cells import BRACKET_ROWS
+        from .run import attach_guidance_effects, evaluate_row, prepare, run_cell
 
         config = _load(preset, overrides or [], fail)
         ctx = prepare(config, results, progress_enabled(), _say)
         if animator is None:
-            _bracket_rows(ctx)
+            for row in BRACKET_ROWS:
+                evaluate_row(ctx, row)
         for spec in config.run_specs():
             if animator is not None and animator not in (spec.animator.name, spec.animator.registry):
                 continue
@@ -124,6 +156,69 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
             _say(str(run_cell(ctx, spec)))
         if ctx.dist.rank == 0:
             attach_guidance_effects(ctx)
+
+    @app.command("plan")
+    def plan_cmd(
+        preset: str = typer.Option("default", "--preset", "-p"),
+        overrides: list[str] | None = typer.Argument(None, help="config overrides key=value"),
+    ) -> None:
+        """The grid's tasks by level, what each waits for and the resources it asks for."""
+        from .grid.plan import levels, plan_grid
+
+        config = _load(preset, overrides or [], fail)
+        tasks = plan_grid(config)
+        c = config.cluster
+        for i, level in enumerate(levels(tasks)):
+            typer.echo(f"level {i} ({len(level)} tasks)")
+            for t in level:
+                res = f"{c.cpus_per_task} cpu, {c.gpus_per_task} gpu" if t.compute else "1 cpu"
+                after = ", ".join(t.deps) if len(t.deps) <= 4 else f"{len(t.deps)} tasks"
+                typer.echo(f"  {t.id:<40} [{res}]" + (f"  after {after}" if t.deps else ""))
+        typer.echo(f"{len(tasks)} tasks in {len(levels(tasks))} levels")
+
+    @app.command("status")
+    def status_cmd(
+        preset: str = typer.Option("default", "--preset", "-p"),
+        overrides: list[str] | None = typer.Argument(None, help="config overrides key=value"),
+        results: Path = typer.Option(_RESULTS, help="results folder"),
+        all_tasks: bool = typer.Option(False, "--all", help="list done tasks too"),
+    ) -> None:
+        """Each task of the grid as done, running, failed or missing (rerunning `talkbench run` runs
+        the missing and failed ones)."""
+        from collections import Counter
+
+        from .grid.tasks import grid_states
+
+        config = _load(preset, overrides or [], fail)
+        states = grid_states(config, results)
+        for s in states:
+            if all_tasks or s.state != "done":
+                typer.echo(f"{s.state:<8} {s.task.id}" + (f"  {s.detail}" if s.detail else ""))
+        counts = Counter(s.state for s in states)
+        summary = ", ".join(f"{counts[k]} {k}" for k in ("done", "running", "failed", "missing") if counts[k])
+        typer.echo(f"{config.name}: {len(states)} tasks: {summary}")
+
+    @app.command("task")
+    def task_cmd(
+        task_id: str = typer.Argument(..., help="a task id of `talkbench plan`, e.g. train/faceformer-av/s0"),
+        preset: str = typer.Option("default", "--preset", "-p"),
+        overrides: list[str] | None = typer.Argument(None, help="config overrides key=value"),
+        results: Path = typer.Option(_RESULTS, help="results folder"),
+    ) -> None:
+        """Run one task of the grid (what a worker runs); exit status 75 when SIGTERM / SIGUSR2 stopped
+        it at a step boundary (rerun to resume)."""
+        from .grid.plan import task_by_id
+        from .grid.tasks import run_task
+
+        config = _load(preset, overrides or [], fail)
+        try:
+            task_by_id(config, task_id)
+        except KeyError as exc:
+            fail(str(exc.args[0]))
+        outcome = run_task(config, results, task_id, say=_say, progress=progress_enabled())
+        _say(f"{task_id}: {outcome}")
+        if outcome == "stopped":
+            raise typer.Exit(75)
 
     @app.command("render")
     def render_cmd(

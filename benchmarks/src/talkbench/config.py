@@ -18,6 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .datasets.synth.topologies import SYNTH_PROTOCOLS
+from .grid_settings import ClusterConfig, SweepConfig, SweepValue, set_key, sweep_label
+from .shipped_manifests import ShippedReaderError, shipped_manifest, shipped_sha256
 
 __all__ = [
     "CONFIG_DIR",
@@ -25,6 +27,7 @@ __all__ = [
     "VARIANTS",
     "AnimatorSpec",
     "BenchConfig",
+    "ClusterConfig",
     "ConfigError",
     "DataConfig",
     "EvalConfig",
@@ -33,15 +36,17 @@ __all__ = [
     "ReaderConfig",
     "RenderConfig",
     "RunSpec",
+    "SweepConfig",
     "TrainConfig",
     "apply_overrides",
+    "check_shipped_render",
     "load_config",
     "resolve_preset_path",
 ]
 
 #: folder of the shipped presets (``benchmarks/configs`` of the source tree)
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-PRESETS: tuple[str, ...] = ("smoke", "default", "full-dose", "paper-vocaset", "paper-biwi")
+PRESETS: tuple[str, ...] = ("smoke", "default", "full-dose", "lambda-av-sweep", "paper-vocaset", "paper-biwi")
 #: guidance variants of the grid: baseline; ``lrlv``, the AV recipe's lip-vertex MSE ``Lrlv`` alone
 #: (λav = 0: no lip reader); +AV guidance (``Lrlv`` + the lip reader's loss); +phonetic context-aware
 #: loss; +both (AV and phonetic)
@@ -344,6 +349,8 @@ class BenchConfig(_Strict):
     eval: EvalConfig = EvalConfig()
     device: str = "auto"
     torch_threads: int | None = Field(default=None, ge=1)
+    cluster: ClusterConfig = ClusterConfig()
+    sweep: SweepConfig | None = None
     #: render one side-by-side sample video per method
     sample_videos: bool = True
     #: top of the sample videos' error colour scale, in millimetres: one scale for every video of a
@@ -373,8 +380,6 @@ class BenchConfig(_Strict):
 
     @model_validator(mode="after")
     def _shipped_readers_fit(self) -> BenchConfig:
-        from .shipped_readers import check_render
-
         for key, name in (("reader.judge", self.reader.judge), ("expert.pretrained", self.expert.pretrained)):
             if name is None:
                 continue
@@ -383,20 +388,65 @@ class BenchConfig(_Strict):
                     f"{key} {name!r} reads the synthetic face only; protocol {self.data.protocol!r} "
                     f"needs a reader trained on its data ({key}: null)"
                 )
-            check_render(name, self.render, key, SYNTH_PROTOCOLS[self.data.protocol])
+            check_shipped_render(name, self.render, key, SYNTH_PROTOCOLS[self.data.protocol])
         return self
 
+    @model_validator(mode="after")
+    def _sweep_fits(self) -> BenchConfig:
+        if self.sweep is None:
+            return self
+        names = {a.name for a in self.animators}
+        unknown = sorted(set(self.sweep.animators or []) - names)
+        if unknown:
+            raise ValueError(f"sweep.animators {unknown}: not animators of the grid ({sorted(names)})")
+        missing = sorted(set(self.sweep.variants or []) - set(self.variants))
+        if missing:
+            raise ValueError(f"sweep.variants {missing}: not variants of the grid ({self.variants})")
+        self.sweep_points()  # every point must be a valid config (distinct labels: distinct run ids)
+        return self
+
+    def sweep_points(self) -> list[tuple[tuple[tuple[str, SweepValue], ...], BenchConfig]]:
+        """Each point of the sweep's axes (``((key, value), ...)``) with the config it makes."""
+        import itertools
+
+        if self.sweep is None:
+            return []
+        keys = list(self.sweep.axes)
+        out = []
+        for values in itertools.product(*(self.sweep.axes[k] for k in keys)):
+            data = self.model_dump()
+            data["sweep"] = None
+            point = tuple(zip(keys, values, strict=True))
+            try:
+                for key, value in point:
+                    set_key(data, key, value)
+                out.append((point, BenchConfig.model_validate(data)))
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                where = ", ".join(f"{k}={v!r}" for k, v in point)
+                detail = _format(exc) if isinstance(exc, ValidationError) else f"no such key ({exc})"
+                raise ValueError(f"sweep point {where}: {detail}") from None
+        return out
+
     def run_specs(self) -> list[RunSpec]:
-        """One :class:`RunSpec` per (animator, variant); seeds stay inside a run (mean ± std).
+        """One :class:`RunSpec` per (animator, variant), and per sweep point for the swept cells;
+        seeds stay inside a run (mean ± std).
 
         Ordered variant-major (every animator's baseline first, then +AV, ...), so a grid stopped
         part-way has comparable rows for every animator."""
-        return [
-            RunSpec(config=self, animator=a, variant=v)
-            for v in self.variants
-            for a in self.animators
-            if a.variants is None or v in a.variants
-        ]
+        points = self.sweep_points()
+        specs = []
+        for v in self.variants:
+            for i, a in enumerate(self.animators):
+                if a.variants is not None and v not in a.variants:
+                    continue
+                sw = self.sweep
+                if sw is None or (sw.variants is not None and v not in sw.variants) or (
+                    sw.animators is not None and a.name not in sw.animators
+                ):
+                    specs.append(RunSpec(config=self, animator=a, variant=v))
+                    continue
+                specs += [RunSpec(config=c, animator=c.animators[i], variant=v, sweep=pt) for pt, c in points]
+        return specs
 
 
 class RunSpec(BaseModel):
@@ -407,6 +457,8 @@ class RunSpec(BaseModel):
     config: BenchConfig
     animator: AnimatorSpec
     variant: Variant
+    #: the sweep point of a swept cell (``((key, value), ...)``); its ``config`` has the values set
+    sweep: tuple[tuple[str, SweepValue], ...] = ()
 
     @property
     def uses_av(self) -> bool:
@@ -423,7 +475,8 @@ class RunSpec(BaseModel):
 
     @property
     def run_id(self) -> str:
-        return f"{run_slug(self.animator.name)}-{self.variant}"
+        suffix = "".join(f".{key.split('.')[-1]}-{sweep_label(value)}" for key, value in self.sweep)
+        return f"{run_slug(self.animator.name)}-{self.variant}{suffix}"
 
     def resolved(self) -> dict[str, Any]:
         """The resolved config of this run (JSON-compatible): what the cache key hashes."""
@@ -437,8 +490,8 @@ class RunSpec(BaseModel):
             "render": c.render.model_dump(),
             "expert": c.expert.model_dump() if self.uses_av else None,
             "reader": c.reader.model_dump(),
-            "judge_sha256": _shipped_sha256(c.reader.judge),
-            "expert_sha256": _shipped_sha256(c.expert.pretrained) if self.uses_av else None,
+            "judge_sha256": shipped_sha256(c.reader.judge),
+            "expert_sha256": shipped_sha256(c.expert.pretrained) if self.uses_av else None,
             "guidance": c.guidance.model_dump(),
             "training": c.training.model_dump(),
             "eval": c.eval.model_dump(),
@@ -487,12 +540,30 @@ def check_pretrained_paths(config: BenchConfig, preset: str | None = None) -> No
         )
 
 
-def _shipped_sha256(name: str | None) -> str | None:
-    if name is None:
-        return None
-    from .shipped_readers import shipped_manifest
-
-    return str(shipped_manifest(name)["sha256"])
+def check_shipped_render(
+    name: str, render: RenderConfig, key: str = "reader.judge", topology: str | None = None
+) -> None:
+    """Raise :class:`ShippedReaderError` when ``render`` differs from the settings ``name`` was trained on,
+    or ``topology`` (the face of the preset's ``data.protocol``) from the face it was trained on."""
+    recipe = shipped_manifest(name, key)["recipe"]
+    trained_on = recipe.get("topology", "synth-face-v1")
+    if topology is not None and topology != trained_on:
+        raise ShippedReaderError(
+            f"{key} {name!r} was trained on renders of {trained_on}, but the preset's data is on "
+            f"{topology!r}: use a reader trained on {topology} renders, or set {key}: null to train one "
+            "on this preset"
+        )
+    trained = RenderConfig(**recipe["render"])
+    diff = [
+        f"render.{k} is {getattr(render, k)!r}, the reader's {v!r}"
+        for k, v in trained.model_dump().items()
+        if getattr(render, k) != v
+    ]
+    if diff:
+        raise ShippedReaderError(
+            f"{key} {name!r} reads renders made with its own render settings: {'; '.join(diff)}. "
+            f"Use its render settings, or set {key}: null to train one on this preset."
+        )
 
 
 def resolve_preset_path(preset_or_path: str | os.PathLike[str]) -> Path:

@@ -37,6 +37,15 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 
 from .config import RenderConfig
+from .config import check_shipped_render as check_render
+from .shipped_manifests import (
+    SHIPPED_DIR,
+    ShippedReaderError,
+    list_shipped,
+    shipped_manifest,
+    shipped_path,
+)
+from .training.stage1 import load_shipped
 
 __all__ = [
     "RECIPES",
@@ -51,14 +60,6 @@ __all__ = [
     "shipped_path",
     "train_shipped",
 ]
-
-#: the folder of the shipped readers (package data)
-SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
-
-
-class ShippedReaderError(ValueError):
-    """A shipped reader that is unknown, altered, or used with renders it was not trained on."""
-
 
 class ReaderRecipe(BaseModel):
     """Everything that determines a shipped reader's weights."""
@@ -116,77 +117,6 @@ RECIPES: dict[str, ReaderRecipe] = {
         render=_HEAD_RENDER,
     ),
 }
-
-
-def list_shipped() -> list[str]:
-    """Names of the shipped readers."""
-    return sorted(p.stem for p in SHIPPED_DIR.glob("*.json"))
-
-
-def shipped_path(name: str) -> Path:
-    """The checkpoint of the shipped reader ``name``."""
-    return SHIPPED_DIR / f"{name}.pt"
-
-
-def shipped_manifest(name: str, key: str = "reader.judge") -> dict[str, Any]:
-    """The manifest of the shipped reader ``name`` (recipe, sha256, training time, readings)."""
-    path = SHIPPED_DIR / f"{name}.json"
-    if not path.is_file():
-        known = ", ".join(list_shipped()) or "none"
-        raise ShippedReaderError(
-            f"{key} {name!r}: no such shipped reader in {SHIPPED_DIR} (shipped: {known})"
-        )
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data
-
-
-def check_render(
-    name: str, render: RenderConfig, key: str = "reader.judge", topology: str | None = None
-) -> None:
-    """Raise :class:`ShippedReaderError` when ``render`` differs from the settings ``name`` was trained on,
-    or ``topology`` (the face of the preset's ``data.protocol``) from the face it was trained on."""
-    recipe = shipped_manifest(name, key)["recipe"]
-    trained_on = recipe.get("topology", "synth-face-v1")
-    if topology is not None and topology != trained_on:
-        raise ShippedReaderError(
-            f"{key} {name!r} was trained on renders of {trained_on}, but the preset's data is on "
-            f"{topology!r}: use a reader trained on {topology} renders, or set {key}: null to train one "
-            "on this preset"
-        )
-    trained = RenderConfig(**recipe["render"])
-    diff = [
-        f"render.{k} is {getattr(render, k)!r}, the reader's {v!r}"
-        for k, v in trained.model_dump().items()
-        if getattr(render, k) != v
-    ]
-    if diff:
-        raise ShippedReaderError(
-            f"{key} {name!r} reads renders made with its own render settings: {'; '.join(diff)}. "
-            f"Use its render settings, or set {key}: null to train one on this preset."
-        )
-
-
-def load_shipped(name: str, key: str = "reader.judge") -> Any:
-    """The shipped reader as a :class:`talkbench.training.stage1.TrainedReader` in eval mode, frozen
-    (sha256 checked against its manifest)."""
-    from lipread_expert import CharTokenizer, load_checkpoint
-
-    from .training.stage1 import TrainedReader, file_sha256
-
-    manifest = shipped_manifest(name, key)
-    path = shipped_path(name)
-    if not path.is_file():
-        raise ShippedReaderError(f"{path}: the checkpoint of {key} {name!r} is missing; reinstall talkbench")
-    sha = file_sha256(path)
-    if sha != manifest["sha256"]:
-        raise ShippedReaderError(
-            f"{path}: sha256 {sha[:12]}… differs from its manifest's {manifest['sha256'][:12]}…; "
-            f"the file was altered: reinstall talkbench or retrain it with `talkbench reader train {name}`"
-        )
-    model, _ = load_checkpoint(path)
-    model.eval()
-    model.requires_grad_(False)
-    return TrainedReader(model, CharTokenizer(), path, sha)
 
 
 def _pool_config(recipe: ReaderRecipe, root: Path) -> Any:

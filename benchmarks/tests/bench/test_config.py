@@ -13,6 +13,10 @@ from talkbench.config import PRESETS, VARIANTS, ConfigError, apply_overrides, lo
 def test_every_preset_validates(preset: str) -> None:
     config = load_config(preset)
     assert config.name == preset
+    if config.sweep is not None:  # a study of one cell's knob, not a leaderboard grid
+        swept = [s for s in config.run_specs() if s.sweep]
+        assert swept and all(s.variant in (config.sweep.variants or config.variants) for s in swept)
+        return
     papers = {"faceformer", "codetalker", "joint_audio_text"}
     registries = {a.registry for a in config.animators}
     assert set(config.variants) == set(VARIANTS)

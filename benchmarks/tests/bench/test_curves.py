@@ -91,6 +91,7 @@ def test_grid_writes_curves_and_event_files(tiny_config: BenchConfig, tmp_path: 
         tb = Path(config.work_dir) / config.name / "tensorboard" / run_id
         tags = _event_tags(tb / "s1")
         assert tags["train/loss"] == list(range(1, steps + 1))
+        assert tags["train/grad_norm"] == list(range(1, steps + 1))  # every step, with no clipping set
         if codetalker:
             stage1 = _event_tags(tb / "s1" / "stage1")["stage1/loss"]
             assert stage1 == list(range(1, config.training.vq_steps + 1))
@@ -133,3 +134,18 @@ def test_a_preset_does_not_replace_another_presets_runs(tiny_config: BenchConfig
         run_grid(other, results, progress=False)
     assert (results / "synth" / "ground-truth" / "result.json").stat().st_mtime_ns == stamp
     run_grid(other, tmp_path / "elsewhere", progress=False)  # its own folder: fine
+
+
+def test_the_logged_gradient_norm_is_the_norm_of_the_gradients(tiny_config: BenchConfig) -> None:
+    from talkbench.training.animator import AnimatorTrainer
+    from talkbench.training.data import load_masks, load_split
+
+    assert tiny_config.training.grad_clip is None
+    spec = next(s for s in tiny_config.run_specs() if s.run_id == "faceformer-baseline")
+    samples = load_split(tiny_config, "train")
+    trainer = AnimatorTrainer(spec, 0, samples, samples[0].faces, load_masks(tiny_config)["lip"].indices)
+    logs = trainer.step(trainer.batch_for_step(0))
+    # the gradients stay in .grad until the next step's zero_grad: their L2 norm, by hand in float64
+    grads = [p.grad for p in trainer.model.parameters() if p.grad is not None]
+    squares = sum(float((g.double() ** 2).sum()) for g in grads)
+    assert logs["grad_norm"] == pytest.approx(squares**0.5, rel=1e-5)

@@ -13,7 +13,8 @@ import torch
 
 from talkbench import shipped_readers as shipped
 from talkbench.config import load_config
-from talkbench.shipped_readers import load_shipped, read_ground_truth, shipped_manifest
+from talkbench.shipped_manifests import shipped_manifest
+from talkbench.shipped_readers import load_shipped, read_ground_truth
 from talkbench.training.stage1 import file_sha256
 
 

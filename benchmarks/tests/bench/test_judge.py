@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from talkbench import shipped_manifests
 from talkbench import shipped_readers as shipped
 from talkbench.config import ConfigError, load_config
 from talkbench.shipped_readers import (
@@ -103,8 +104,8 @@ def test_preset_with_other_renders_is_refused() -> None:
 
 def test_altered_judge_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for suffix in (".pt", ".json"):
-        shutil.copy(shipped.SHIPPED_DIR / f"{NAME}{suffix}", tmp_path / f"{NAME}{suffix}")
-    monkeypatch.setattr(shipped, "SHIPPED_DIR", tmp_path)
+        shutil.copy(shipped_manifests.SHIPPED_DIR / f"{NAME}{suffix}", tmp_path / f"{NAME}{suffix}")
+    monkeypatch.setattr(shipped_manifests, "SHIPPED_DIR", tmp_path)
     load_shipped(NAME)
     with open(tmp_path / f"{NAME}.pt", "ab") as fh:
         fh.write(b"\0")
@@ -117,7 +118,12 @@ def test_judge_training_is_reproducible(tmp_path: Path) -> None:
 
     """Two trainings of one recipe (a small pool, a few steps) write byte-identical checkpoints."""
     recipe = ReaderRecipe(
-        name="probe", corpus_seeds=[5], sentences_per_speaker=1, pool_per_speaker=0, steps=3, batch_size=2,
+        name="probe",
+        corpus_seeds=[5],
+        sentences_per_speaker=1,
+        pool_per_speaker=0,
+        steps=3,
+        batch_size=2,
         preset="nano",
     )
     shas = []

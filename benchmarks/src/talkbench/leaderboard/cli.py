@@ -10,13 +10,15 @@ import typer
 from .collect import ResultsDirError
 from .site import build_site
 
-__all__ = ["DEFAULT_OUT", "DEFAULT_RESULTS", "app"]
+__all__ = ["DEFAULT_OUT", "DEFAULT_RESULTS", "DEFAULT_SWEEPS", "app"]
 
 DEFAULT_RESULTS = Path("leaderboard/results")
 DEFAULT_OUT = Path("leaderboard/site")
+DEFAULT_SWEEPS = Path("leaderboard/sweeps")
 
-app = typer.Typer(help="Build the static leaderboard from run results.", no_args_is_help=True,
-                  add_completion=False)
+app = typer.Typer(
+    help="Build the static leaderboard from run results.", no_args_is_help=True, add_completion=False
+)
 
 
 @app.callback()
@@ -28,10 +30,15 @@ def _leaderboard() -> None:
 def build(
     results: Annotated[Path, typer.Option("--results", help="results directory to read")] = DEFAULT_RESULTS,
     out: Annotated[Path, typer.Option("--out", help="folder the site is written to")] = DEFAULT_OUT,
+    sweeps: Annotated[
+        Path, typer.Option("--sweeps", help="folder of sweep results (<sweeps>/<preset>/...), when present")
+    ] = DEFAULT_SWEEPS,
 ) -> None:
-    """Validate every run under RESULTS and write the site (index.html, data/, plots/, runs/) to OUT."""
+    """Validate every run under RESULTS (and SWEEPS) and write the site (index.html, sweeps.html, data/,
+    plots/, runs/) to OUT."""
     try:
-        summary = build_site(results, out)  # the page names this checkout's commit and date
+        # the page names this checkout's commit and date
+        summary = build_site(results, out, sweeps_dir=sweeps if sweeps.is_dir() else None)
     except ResultsDirError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=1) from None

@@ -67,7 +67,10 @@ class RunEntry:
 
     @property
     def row_key(self) -> tuple[str, str, str]:
-        return (self.result.kind, self.result.animator.name, self.result.guidance.label)
+        """(kind, animator, guidance): one row of a table; a swept cell's point is part of its guidance."""
+        r = self.result
+        point = "".join(f" {k}={v}" for k, v in sorted((r.sweep or {}).items()))
+        return (r.kind, r.animator.name, r.guidance.label + point)
 
 
 def _load_run(run_dir: Path, protocol: str, problems: list[str]) -> RunEntry | None:

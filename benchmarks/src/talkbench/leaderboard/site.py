@@ -35,10 +35,18 @@ from .collect import ResultsDirError, RunEntry, collect_results
 from .plots import curves_plot, guidance_plot, lve_vs_cer_plot
 from .reported import ReportedNumber, load_reported
 from .samples import poster_png, run_page_data
+from .sweeps import collect_sweeps, dose_response_plot
 from .tables import build_tables
 
-__all__ = ["SITE_MARKER", "BuildInfo", "SiteSummary", "build_site", "git_build_info", "render_index",
-           "render_run_page"]
+__all__ = [
+    "SITE_MARKER",
+    "BuildInfo",
+    "SiteSummary",
+    "build_site",
+    "git_build_info",
+    "render_index",
+    "render_run_page",
+]
 
 SITE_MARKER = ".talkbench-site"
 _COPIED = ("config.yaml", "result.json", "env.json", "per_sample.jsonl", "sample.mp4", CURVES_FILE)
@@ -59,10 +67,20 @@ def git_build_info(path: Path | str = ".") -> BuildInfo | None:
     import subprocess
 
     try:
-        head = subprocess.run(["git", "-C", str(path), "log", "-1", "--format=%H %cs"], capture_output=True,
-                              text=True, timeout=20, check=True).stdout.split()
-        status = subprocess.run(["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
-                                capture_output=True, text=True, timeout=20, check=True).stdout
+        head = subprocess.run(
+            ["git", "-C", str(path), "log", "-1", "--format=%H %cs"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout.split()
+        status = subprocess.run(
+            ["git", "-C", str(path), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     if len(head) != 2:
@@ -115,11 +133,15 @@ def _page_meta(tables: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def render_index(
-    tables: list[dict[str, Any]], plots: dict[str, dict[str, str]], build: BuildInfo | None = None
+    tables: list[dict[str, Any]],
+    plots: dict[str, dict[str, str]],
+    build: BuildInfo | None = None,
+    sweeps: bool = False,
 ) -> str:
-    """The HTML of ``index.html`` (every string autoescaped; embedded JSON escaped for a script tag)."""
+    """The HTML of ``index.html`` (every string autoescaped; embedded JSON escaped for a script tag);
+    ``sweeps``: link the sweeps page."""
     template = _environment().get_template("index.html.j2")
-    return template.render(tables=tables, plots=plots, meta=_page_meta(tables), build=build)
+    return template.render(tables=tables, plots=plots, meta=_page_meta(tables), build=build, sweeps=sweeps)
 
 
 def render_run_page(page: dict[str, Any]) -> str:
@@ -149,10 +171,13 @@ def build_site(
     out_dir: Path | str,
     reported: list[ReportedNumber] | None = None,
     build: BuildInfo | Literal["git"] | None = "git",
+    sweeps_dir: Path | str | None = None,
 ) -> SiteSummary:
     """Validate ``results_dir`` (:func:`~talkbench.leaderboard.collect.collect_results`) and write the site
     (``build``: the commit and date the page names; ``"git"``, the default: those of the git checkout
-    the command runs in, :func:`git_build_info`; ``None``: none).
+    the command runs in, :func:`git_build_info`; ``None``: none). With ``sweeps_dir``, the sweeps found
+    there (:func:`talkbench.leaderboard.sweeps.collect_sweeps`) get ``sweeps.html``, their dose-response
+    plots and ``data/sweeps.json``.
 
     Raises :class:`~talkbench.leaderboard.collect.ResultsDirError` for invalid results (nothing is
     written then).
@@ -200,10 +225,59 @@ def build_site(
                         page["curves"] = None
                 _write(tmp, f"{base}/index.html", render_run_page(page).encode("utf-8"), files)
         data = {"schema_version": 1, "tables": tables}
-        _write(tmp, "data/leaderboard.json",
-               (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n")
-               .encode("utf-8"), files)
-        _write(tmp, "index.html", render_index(tables, plots, build).encode("utf-8"), files)
+        _write(
+            tmp,
+            "data/leaderboard.json",
+            (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n").encode(
+                "utf-8"
+            ),
+            files,
+        )
+        series = collect_sweeps(sweeps_dir) if sweeps_dir is not None else []
+        for i, sw in enumerate(series):
+            sw["id"] = f"sweep-{i}"
+            svg = dose_response_plot(sw)
+            sw["plot"] = None
+            if svg is not None:
+                sw["plot"] = f"plots/sweep-{i}.svg"
+                _write(tmp, sw["plot"], svg, files)
+            values = sorted({p["value"] for m in sw["metrics"].values() for p in m["points"]}, key=float)
+            sw["rows"] = [
+                {
+                    "value": v,
+                    "run_id": next(
+                        p["run_id"] for m in sw["metrics"].values() for p in m["points"] if p["value"] == v
+                    ),
+                    "cells": {
+                        k: next((p for p in m["points"] if p["value"] == v), None)
+                        for k, m in sw["metrics"].items()
+                    },
+                }
+                for v in values
+            ]
+        if series:
+            _write(
+                tmp,
+                "sweeps.html",
+                _environment().get_template("sweeps.html.j2").render(series=series).encode("utf-8"),
+                files,
+            )
+            _write(
+                tmp,
+                "data/sweeps.json",
+                (
+                    json.dumps(
+                        {"schema_version": 1, "series": series},
+                        indent=1,
+                        sort_keys=True,
+                        ensure_ascii=False,
+                        allow_nan=False,
+                    )
+                    + "\n"
+                ).encode("utf-8"),
+                files,
+            )
+        _write(tmp, "index.html", render_index(tables, plots, build, bool(series)).encode("utf-8"), files)
         atomic_write_text(tmp / SITE_MARKER, "generated by `talkbench leaderboard build`; do not edit\n")
         tmp.chmod(0o755)
         _swap_in(tmp, out)

@@ -25,7 +25,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-__all__ = ["METRIC_BEST", "Best", "badness", "best_of", "direction_phrase", "metric_best", "sort_key"]
+__all__ = [
+    "METRIC_BEST",
+    "Best",
+    "badness",
+    "best_of",
+    "direction_phrase",
+    "metric_best",
+    "sort_key",
+    "verdict",
+]
 
 Best = Literal["lower", "higher", "zero"]
 
@@ -64,5 +73,28 @@ def sort_key(best: Best, value: float) -> float:
 
 def direction_phrase(best: Best) -> str:
     """``"lower is better"``, ``"higher is better"`` or ``"signed; closer to 0 is better"``."""
-    return {"lower": "lower is better", "higher": "higher is better",
-            "zero": "signed; closer to 0 is better"}[best]
+    return {
+        "lower": "lower is better",
+        "higher": "higher is better",
+        "zero": "signed; closer to 0 is better",
+    }[best]
+
+
+def verdict(best: Best, ci_low: float, ci_high: float) -> Literal["better", "worse", "no measurable effect"]:
+    """``"better"`` / ``"worse"`` / ``"no measurable effect"`` from the interval of a change.
+
+    ``ci_low`` / ``ci_high`` bound Δ = guided − baseline for ``"lower"`` and ``"higher"`` metrics, and the
+    change of the distance from 0, :math:`|g| - |b|`, for ``"zero"`` metrics. Lower-is-better (and
+    distance): better when ``ci_high < 0``, worse when ``ci_low > 0``; higher-is-better: the mirror.
+    """
+    if ci_low > ci_high:
+        raise ValueError(f"interval [{ci_low}, {ci_high}] has its ends swapped")
+    if best == "higher":
+        ci_low, ci_high = -ci_high, -ci_low
+    elif best not in ("lower", "zero"):
+        raise ValueError(f"unknown best direction {best!r}")
+    if ci_high < 0:
+        return "better"
+    if ci_low > 0:
+        return "worse"
+    return "no measurable effect"

@@ -59,9 +59,9 @@ import numpy as np
 from facial_metrics import VisemeTranscriber
 from facial_metrics.text import edit_counts
 
-from .direction import Best, metric_best
+from .direction import Best, metric_best, verdict
 from .rescore import DEFINED_MEAN, FRAME_POOLED, METRIC_CLASSES, SEQUENCE_MEAN
-from .schema import GuidanceEffect, MetricEffect, PerSampleRecord, RunResult, Verdict
+from .schema import GuidanceEffect, MetricEffect, PerSampleRecord, RunResult
 
 __all__ = [
     "BOOTSTRAP_RESAMPLES",
@@ -197,26 +197,6 @@ def paired_bootstrap(
         out["distance_ci_low"] = float(dlo)
         out["distance_ci_high"] = float(dhi)
     return out
-
-
-def verdict(best: Best, ci_low: float, ci_high: float) -> Verdict:
-    """``"better"`` / ``"worse"`` / ``"no measurable effect"`` from the interval of a change.
-
-    ``ci_low`` / ``ci_high`` bound Δ = guided − baseline for ``"lower"`` and ``"higher"`` metrics, and the
-    change of the distance from 0, :math:`|g| - |b|`, for ``"zero"`` metrics. Lower-is-better (and
-    distance): better when ``ci_high < 0``, worse when ``ci_low > 0``; higher-is-better: the mirror.
-    """
-    if ci_low > ci_high:
-        raise ValueError(f"interval [{ci_low}, {ci_high}] has its ends swapped")
-    if best == "higher":
-        ci_low, ci_high = -ci_high, -ci_low
-    elif best not in ("lower", "zero"):
-        raise ValueError(f"unknown best direction {best!r}")
-    if ci_high < 0:
-        return "better"
-    if ci_low > 0:
-        return "worse"
-    return "no measurable effect"
 
 
 def per_sample_sha256(records: Sequence[PerSampleRecord]) -> str:

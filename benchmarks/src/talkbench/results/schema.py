@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from facial_metrics import FDD_VARIANTS, LVE_VARIANTS, list_viseme_maps
 from facial_metrics.protocols import get_protocol, list_protocols
 
+from .direction import verdict  # the one verdict rule
+
 __all__ = [
     "METRIC_NAMES",
     "METRIC_VARIANTS",
@@ -304,7 +306,7 @@ class Hardware(_Model):
     gpu: str | None = None
 
 
-#: what an interval says about a guidance effect (derived by code, ``talkbench.results.effects.verdict``)
+#: what an interval says about a guidance effect (derived by code, ``talkbench.results.direction.verdict``)
 Verdict = Literal["better", "worse", "no measurable effect"]
 
 
@@ -335,8 +337,6 @@ class MetricEffect(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> MetricEffect:
-        from .effects import verdict  # the one verdict rule
-
         mean = math.fsum(self.per_seed) / len(self.per_seed)
         if not math.isclose(self.mean, mean, rel_tol=1e-9, abs_tol=1e-15):
             raise ValueError(f"mean {self.mean!r} is not the mean of per_seed {self.per_seed}")
@@ -412,6 +412,10 @@ class RunResult(_Model):
     expert: ExpertRef | None = None
     #: an AV run's dose of the AV term (absent on other runs and in older files)
     av_dose: AVDose | None = None
+    #: a swept cell's point: dotted config key → its value here (``talkbench`` ``sweep.axes``), and the
+    #: variant it is compared with (``sweep_reference``); absent on cells that are not swept
+    sweep: dict[NonEmptyStr, bool | int | float | str] | None = None
+    sweep_reference: str | None = None
     #: vertex metrics on training sequences, each in its own speaker's style (``eval.train_sequences``):
     #: beside the test metrics they show over-fitting and exposure bias; absent when not computed
     train_metrics: dict[MetricName, MetricSummary] | None = None

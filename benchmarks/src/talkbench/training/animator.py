@@ -174,6 +174,8 @@ class AnimatorTrainer:
         self.history: list[dict[str, float]] = []
         #: CodeTalker's stage-1 loss per step (restored with the stage-1 cache)
         self.vq_history: list[float] = []
+        #: seconds spent in training steps, over every resumption (saved with the checkpoint)
+        self.train_seconds = 0.0
 
     # ------------------------------------------------------------------ batches
     def batch_for_step(self, step: int) -> AnimatorInput:
@@ -276,9 +278,12 @@ class AnimatorTrainer:
             raise FloatingPointError(f"run {self.run.run_id} seed {self.seed}: non-finite loss {logs}")
         total.backward()
         clip = self.config.training.grad_clip
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
         if clip is not None:
-            params = [p for group in self.optimizer.param_groups for p in group["params"]]
             logs["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, clip))
+        else:  # the training curve's gradient norm, the gradients left as they are
+            grads = [p.grad for p in params if p.grad is not None]
+            logs["grad_norm"] = float(torch.nn.utils.get_total_norm(grads)) if grads else 0.0
         self.optimizer.step()
         return logs
 
@@ -311,10 +316,24 @@ class AnimatorTrainer:
         }
 
     # ------------------------------------------------------------------ CodeTalker stage 1
-    def train_vq(self, progress: bool = False, events: Path | None = None) -> list[float]:
+    def train_vq(
+        self,
+        progress: bool = False,
+        events: Path | None = None,
+        partial: Path | None = None,
+        stop: Callable[[], bool] | None = None,
+        checkpoint_seconds: float | None = None,
+    ) -> list[float]:
         """CodeTalker stage 1: fit the motion VQ-autoencoder to the training sequences, then freeze it.
         Returns (and keeps in ``vq_history``) the loss of every step; with ``events`` a folder, the
-        losses also go to TensorBoard event files there (``stage1/loss``)."""
+        losses also go to TensorBoard event files there (``stage1/loss``).
+
+        With ``partial`` a path, the stage is resumable: its state (step, weights, optimizer, RNG,
+        losses) is saved there every ``checkpoint_seconds`` and when ``stop()`` turns true after a
+        step (then :class:`StopTraining` is raised), and a later call resumes from it to the same
+        weights as an uninterrupted run. The file is removed when the stage ends."""
+        import time
+
         from tqdm import tqdm
 
         from facial_animator.codetalker import stage1_loss
@@ -324,17 +343,51 @@ class AnimatorTrainer:
         vq.requires_grad_(True)
         vq.train()
         opt = torch.optim.AdamW(vq.parameters(), lr=cfg.vq_lr)
-        losses = []
+        losses: list[float] = []
+        first = 0
+        if partial is not None and Path(partial).is_file():
+            state = load_training_state(partial, self.device, "a CodeTalker stage-1 partial checkpoint")
+            vq.load_state_dict(state["autoencoder"])
+            opt.load_state_dict(state["optimizer"])
+            losses = [float(x) for x in state["losses"]]
+            first = int(state["step"])
+            restore_rng(state["rng"])
+
+        def save(step: int) -> None:
+            if partial is not None and self.dist.rank == 0:
+                save_training_state(
+                    partial,
+                    {
+                        "step": step,
+                        "autoencoder": vq.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "losses": losses,
+                        "rng": capture_rng(),
+                    },
+                )
+
         log = None if events is None else EventLog(events, "stage1")
-        for step in tqdm(range(cfg.vq_steps), desc="codetalker stage 1", disable=not progress):
+        saved = time.monotonic()
+        bar = tqdm(total=cfg.vq_steps, initial=first, desc="codetalker stage 1", disable=not progress)
+        for step in range(first, cfg.vq_steps):
             b = self.batch_for_step(step)
             loss, _ = stage1_loss(vq(b.target, b.template), b.target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
+            bar.update(1)
             if log is not None:
                 log.add(step + 1, {"loss": losses[-1]})
+            if stop is not None and stop():
+                save(step + 1)
+                if log is not None:
+                    log.close()
+                raise StopTraining(f"CodeTalker stage 1 stopped after step {step + 1}; saved to {partial}")
+            if checkpoint_seconds is not None and time.monotonic() - saved >= checkpoint_seconds:
+                save(step + 1)
+                saved = time.monotonic()
+        bar.close()
         if log is not None:
             log.close()
         vq.requires_grad_(False)
@@ -353,6 +406,7 @@ class AnimatorTrainer:
             "rng": capture_rng(),
             "history": self.history,
             "vq_history": self.vq_history,
+            "train_seconds": self.train_seconds,
         }
         if self.guidance is not None:
             state["expert"] = self.guidance.expert.state_dict()
@@ -369,6 +423,7 @@ class AnimatorTrainer:
         # at the resumed step
         self.history = [dict(h) for h in state.get("history", [])]
         self.vq_history = [float(x) for x in state.get("vq_history", [])]
+        self.train_seconds = float(state.get("train_seconds", 0.0))
         restore_rng(state["rng"])
 
     def save(self, path: str | Path) -> Path:
@@ -383,7 +438,12 @@ class AnimatorTrainer:
 
     # ------------------------------------------------------------------ the loop
     def stage1(
-        self, cache: str | Path | None = None, progress: bool = False, events: Path | None = None
+        self,
+        cache: str | Path | None = None,
+        progress: bool = False,
+        events: Path | None = None,
+        stop: Callable[[], bool] | None = None,
+        checkpoint_seconds: float | None = None,
     ) -> None:
         """CodeTalker stage 1, loaded from ``cache`` when present, else trained (and saved there).
 
@@ -400,9 +460,12 @@ class AnimatorTrainer:
             vq.eval()
             self.vq_done = True
         else:
-            self.train_vq(progress, events)
+            partial = None if cache is None else Path(cache).with_suffix(".partial.pt")
+            self.train_vq(progress, events, partial, stop, checkpoint_seconds)
             if cache is not None and self.dist.rank == 0:
                 save_training_state(cache, {"autoencoder": vq.state_dict(), "losses": self.vq_history})
+            if partial is not None and self.dist.rank == 0:
+                partial.unlink(missing_ok=True)
         torch.manual_seed(int(np.random.default_rng([self.seed, 10]).integers(2**62)))
 
     def fit(
@@ -412,13 +475,21 @@ class AnimatorTrainer:
         progress: bool = False,
         vq_cache: str | Path | None = None,
         events: str | Path | None = None,
+        stop: Callable[[], bool] | None = None,
+        checkpoint_seconds: float | None = None,
     ) -> list[dict[str, float]]:
         """Train to ``training.steps`` (or the animator's own ``steps``), resuming from ``checkpoint``
         when it exists and saving it every ``training.checkpoint_every`` steps and at the end (rank 0
         only). CodeTalker's stage 1 comes from ``vq_cache`` when that file exists (see :meth:`stage1`).
         Every step's logged terms and learning rate are appended to :attr:`history` (saved with the
         checkpoint) and, with ``events`` a folder, written there as TensorBoard events (rank 0;
-        stage 1 in its ``stage1`` subfolder). Returns the logs of the steps this call ran."""
+        stage 1 in its ``stage1`` subfolder). Returns the logs of the steps this call ran.
+
+        ``checkpoint_seconds``: also save the checkpoint when that long has passed since the last save
+        (long steps on a cluster). ``stop``: read after every step; when it returns True the checkpoint
+        is saved and :class:`StopTraining` raised, so a later call resumes from that very step."""
+        import time
+
         from tqdm import tqdm
 
         cfg = self.config.training
@@ -427,7 +498,9 @@ class AnimatorTrainer:
         main = self.dist.rank == 0
         events = Path(events) if events is not None and main else None
         if not self.vq_done:
-            self.stage1(vq_cache, progress, None if events is None else events / "stage1")
+            self.stage1(
+                vq_cache, progress, None if events is None else events / "stage1", stop, checkpoint_seconds
+            )
             if checkpoint is not None and main:
                 self.save(checkpoint)
         logs = []
@@ -441,11 +514,14 @@ class AnimatorTrainer:
         log_file = None
         if events is not None and self.step_index < self.total_steps:
             log_file = EventLog(events, "train")
+        saved = time.monotonic()
         while self.step_index < self.total_steps:
             step = self.step_index
+            t_step = time.perf_counter()
             log = self.step(self.batch_for_step(step), use_av=self.guidance is not None and step % every == 0)
             log["lr"] = float(self.optimizer.param_groups[0]["lr"])
             self.step_index = step + 1
+            self.train_seconds += time.perf_counter() - t_step
             logs.append(log)
             self.history.append(log)
             if log_file is not None:
@@ -453,12 +529,17 @@ class AnimatorTrainer:
             bar.update(1)
             if step % 25 == 0:
                 bar.set_postfix(loss=f"{log['loss']:.3g}")
-            if (
-                checkpoint is not None
-                and main
-                and (self.step_index % cfg.checkpoint_every == 0 or self.step_index == self.total_steps)
-            ):
+            stopping = stop is not None and stop()
+            due = self.step_index % cfg.checkpoint_every == 0 or self.step_index == self.total_steps
+            timed = checkpoint_seconds is not None and time.monotonic() - saved >= checkpoint_seconds
+            if checkpoint is not None and main and (due or timed or stopping):
                 self.save(checkpoint)
+                saved = time.monotonic()
+            if stopping:
+                bar.close()
+                if log_file is not None:
+                    log_file.close()
+                raise StopTraining(f"{self.run.run_id} s{self.seed}: stopped after step {self.step_index}")
             if on_step is not None:
                 on_step(self.step_index, log)
         bar.close()

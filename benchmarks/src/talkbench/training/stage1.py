@@ -19,25 +19,30 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
-from lipread_expert import Batch, CharTokenizer, LipReader, fit, load_checkpoint, save_checkpoint
+from lipread_expert import Batch, CharTokenizer, LipReader, load_checkpoint, save_checkpoint
 
 from ..config import BenchConfig, ExpertConfig, ReaderConfig
 from ..datasets import Sample
 from ..renders import input_spec_for, render_samples
+from ..results.cache import code_version
 from ..seeding import seed_everything
+from ..shipped_manifests import ShippedReaderError, shipped_manifest, shipped_path
 from .data import dataset_hash, load_masks, load_split
 from .events import EventLog
 
 __all__ = [
+    "ReaderStopped",
     "TrainedReader",
     "file_sha256",
+    "load_shipped",
     "make_tokenizer",
     "modality_readings",
     "pad_reader_batch",
+    "reader_path",
     "train_eval_reader",
     "train_expert",
 ]
@@ -98,15 +103,93 @@ def pad_reader_batch(
     return Batch(targets, video=video, audio=audio, video_lengths=lengths, audio_lengths=audio_lengths)
 
 
+#: the distributions whose code makes a trained reader (its renders, its model and training loop)
+READER_CODE: tuple[str, ...] = ("talkbench", "mesh-renderer", "lipread-expert")
+
+
 def _key(kind: str, cfg: ExpertConfig | ReaderConfig, config: BenchConfig) -> str:
     payload = {
         "kind": kind,
         "cfg": cfg.model_dump(),
         "render": config.render.model_dump(),
         "data": dataset_hash(config),
-        "v": 1,
+        "code": code_version(READER_CODE),
+        "v": 2,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def reader_path(kind: Literal["reader", "expert"], config: BenchConfig, work: Path) -> Path:
+    """Where the grid keeps its trained evaluation ``reader`` or AV ``expert``: named by a key over
+    the reader's config, the render settings, the data and the code that trains it."""
+    cfg = config.reader if kind == "reader" else config.expert
+    return work / f"{kind}-{_key(kind, cfg, config)}.pt"
+
+
+def _fit_resumable(
+    model: LipReader,
+    batch: Callable[[int], Batch],
+    steps: int,
+    lr: float,
+    on_step: Callable[[int, dict[str, float]], None],
+    gen: torch.Generator,
+    partial: Path,
+    stop: Callable[[], bool] | None,
+    checkpoint_seconds: float | None,
+    bar: Any,
+) -> None:
+    """``lipread_expert.fit``'s loop (AdamW, warm-up over the first 10 % of steps, cosine, clip 5),
+    resumable: its state (step, model, optimizer, schedule, batch generator, torch RNG) goes to
+    ``partial`` every ``checkpoint_seconds`` and when ``stop()`` turns true after a step (then
+    :class:`talkbench.training.animator.StopTraining`-like :class:`ReaderStopped` is raised); a later
+    call resumes there and ends with the weights of an uninterrupted run. ``partial`` is removed at
+    the end."""
+    import time
+
+    from lipread_expert import make_optimizer, make_scheduler, train_step
+
+    from .checkpoint import capture_rng, load_training_state, restore_rng, save_training_state
+
+    optimizer = make_optimizer(model, lr=lr)
+    scheduler = make_scheduler(optimizer, max(1, steps // 10), steps)
+    first = 0
+    if partial.is_file():
+        state = load_training_state(partial, "cpu", "a partial reader checkpoint")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        restore_rng(state["rng"])
+        first = int(state["step"])
+        bar.update(first)
+
+    def save(step: int) -> None:
+        save_training_state(
+            partial,
+            {
+                "step": step,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "generator": gen.get_state(),
+                "rng": capture_rng(),
+            },
+        )
+
+    saved = time.monotonic()
+    for step in range(first, steps):
+        on_step(step, train_step(model, batch(step), optimizer, scheduler, 5.0))
+        if stop is not None and stop():
+            save(step + 1)
+            raise ReaderStopped(f"reader training stopped after step {step + 1}; state saved to {partial}")
+        if checkpoint_seconds is not None and time.monotonic() - saved >= checkpoint_seconds:
+            save(step + 1)
+            saved = time.monotonic()
+    partial.unlink(missing_ok=True)
+
+
+class ReaderStopped(Exception):
+    """A reader's training stopped at a step boundary on request (its state is saved)."""
 
 
 def _train(
@@ -118,13 +201,21 @@ def _train(
     work: Path,
     progress: bool,
     log: Callable[[str], None],
+    train: bool = True,
+    stop: Callable[[], bool] | None = None,
+    checkpoint_seconds: float | None = None,
 ) -> TrainedReader:
     tok = make_tokenizer(cfg)
-    path = work / f"{kind}-{_key(kind, cfg, config)}.pt"
+    path = reader_path(kind, config, work)  # type: ignore[arg-type]
     if path.is_file():
         model, _ = load_checkpoint(path)
         log(f"{kind}: reusing {path}")
         return TrainedReader(model, tok, path, file_sha256(path))
+    if not train:
+        raise FileNotFoundError(
+            f"{path}: the grid's {kind} is not trained yet; its task `{kind}` runs first "
+            f"(talkbench status --preset {config.name} shows it)"
+        )
     lips = load_masks(config)["lip"].indices
     videos = render_samples(
         samples, lips, config.render, work / "renders", dataset_hash(config), kind, progress
@@ -172,7 +263,18 @@ def _train(
         if step % 50 == 0:
             bar.set_postfix(loss=f"{logs['loss']:.2f}", acc=f"{logs['accuracy']:.2f}")
 
-    fit(model, batch, steps=cfg.steps, lr=cfg.lr, on_step=on_step)
+    _fit_resumable(
+        model,
+        batch,
+        cfg.steps,
+        cfg.lr,
+        on_step,
+        gen,
+        path.with_suffix(".partial.pt"),
+        stop,
+        checkpoint_seconds,
+        bar,
+    )
     bar.close()
     events.close()
     model.eval()
@@ -185,14 +287,38 @@ def _train(
     return TrainedReader(model, tok, path, file_sha256(path))
 
 
+def load_shipped(name: str, key: str = "reader.judge") -> TrainedReader:
+    """The shipped reader ``name`` (:mod:`talkbench.shipped_readers`) as a :class:`TrainedReader` in
+    eval mode, frozen (sha256 checked against its manifest)."""
+    manifest = shipped_manifest(name, key)
+    path = shipped_path(name)
+    if not path.is_file():
+        raise ShippedReaderError(f"{path}: the checkpoint of {key} {name!r} is missing; reinstall talkbench")
+    sha = file_sha256(path)
+    if sha != manifest["sha256"]:
+        raise ShippedReaderError(
+            f"{path}: sha256 {sha[:12]}… differs from its manifest's {manifest['sha256'][:12]}…; "
+            f"the file was altered: reinstall talkbench or retrain it with `talkbench reader train {name}`"
+        )
+    model, _ = load_checkpoint(path)
+    model.eval()
+    model.requires_grad_(False)
+    return TrainedReader(model, CharTokenizer(), path, sha)
+
+
 def train_expert(
-    config: BenchConfig, work: Path, progress: bool = False, log: Callable[[str], None] = print
+    config: BenchConfig,
+    work: Path,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+    train: bool = True,
+    stop: Callable[[], bool] | None = None,
+    checkpoint_seconds: float | None = None,
 ) -> TrainedReader:
-    """Stage 1 of AV guidance: the expert on GT renders of ``config.expert.source`` (+ audio)."""
+    """Stage 1 of AV guidance: the expert on GT renders of ``config.expert.source`` (+ audio).
+    With ``train`` False an expert that is not trained yet raises ``FileNotFoundError``."""
     cfg = config.expert
     if cfg.pretrained is not None:
-        from ..shipped_readers import load_shipped
-
         expert: TrainedReader = load_shipped(cfg.pretrained, "expert.pretrained")
         log(f"expert: the shipped pretrained expert {cfg.pretrained} ({expert.sha256[:12]}…)")
         return expert
@@ -201,22 +327,31 @@ def train_expert(
         samples += load_split(config, part)
     if cfg.max_utterances is not None:
         samples = samples[: cfg.max_utterances]
-    return _train("expert", cfg, cfg.modality, samples, config, work, progress, log)
+    return _train(
+        "expert", cfg, cfg.modality, samples, config, work, progress, log, train, stop, checkpoint_seconds
+    )
 
 
 def train_eval_reader(
-    config: BenchConfig, work: Path, progress: bool = False, log: Callable[[str], None] = print
+    config: BenchConfig,
+    work: Path,
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+    train: bool = True,
+    stop: Callable[[], bool] | None = None,
+    checkpoint_seconds: float | None = None,
 ) -> TrainedReader:
-    """The independent video-only evaluation reader, on GT renders of the training split; frozen."""
+    """The independent video-only evaluation reader, on GT renders of the training split; frozen.
+    With ``train`` False a reader that is not trained yet raises ``FileNotFoundError``."""
     cfg = config.reader
     if cfg.judge is not None:
-        from ..shipped_readers import load_shipped
-
         judge: TrainedReader = load_shipped(cfg.judge, "reader.judge")
         log(f"reader: the shipped judge {cfg.judge} ({judge.sha256[:12]}…)")
         return judge
     samples = load_split(config, "train", limit=cfg.max_utterances)
-    reader = _train("reader", cfg, "video", samples, config, work, progress, log)
+    reader = _train(
+        "reader", cfg, "video", samples, config, work, progress, log, train, stop, checkpoint_seconds
+    )
     reader.model.eval()
     for p in reader.model.parameters():
         p.requires_grad_(False)
@@ -256,8 +391,12 @@ def modality_readings(
             inputs = {only: (b.video if only == "video" else None, b.audio if only == "audio" else None)}
         for name, (v, a) in inputs.items():
             hyps[name] += transcribe(
-                expert.model, expert.tokenizer, video=v, audio=a,
-                video_lengths=b.video_lengths, audio_lengths=b.audio_lengths,
+                expert.model,
+                expert.tokenizer,
+                video=v,
+                audio=a,
+                video_lengths=b.video_lengths,
+                audio_lengths=b.audio_lengths,
             )
     return {
         name: {"cer": float(char_error_rate(texts, h)), "wer": float(word_error_rate(texts, h))}

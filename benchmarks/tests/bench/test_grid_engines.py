@@ -1,0 +1,339 @@
+"""One tiny grid (two animators, baseline and +AV, two seeds, one thread per task) run serially, on Ray
+(local, two workers) and through submitit's local executor writes the same results; so does a run
+stopped mid-training by a signal and resumed.
+
+Results are compared byte for byte (``per_sample.jsonl``, ``config.yaml``, ``curves.json``) and
+``result.json`` field by field apart from what names the run's time and place (wall time, date,
+hardware). One thread per task makes the kernels' sums independent of thread timing
+(docs/reproducing.md, "Bit-exact reruns and CPU threads").
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from talkbench.config import BenchConfig, load_config
+from talkbench.grid.cells import train_seed
+from talkbench.grid.context import prepare
+from talkbench.grid.plan import task_by_id
+from talkbench.grid.tasks import grid_states, locked_run
+from talkbench.results.cache import run_cache_key
+from talkbench.run import run_grid
+
+from .conftest import TINY_OVERRIDES
+
+#: what differs between two runs of the same work: when, where and how long
+VOLATILE = {"wall_time_s", "date", "hardware"}
+
+
+def _config(corpus: Path, face_v1: tuple[str, ...], work: Path, *extra: str) -> BenchConfig:
+    config = load_config(
+        "smoke",
+        (
+            *TINY_OVERRIDES,
+            *face_v1,
+            f"data.root={corpus}",
+            f"work_dir={work}",
+            "data.generate=false",
+            "torch_threads=1",
+            "cluster.cpus_per_task=1",
+            "cluster.max_parallel=2",
+            "seeds=[0,1]",
+            "variants=[baseline,av]",
+            *extra,
+        ),
+    )
+    return config.model_copy(update={"animators": config.animators[:2]})  # FaceFormer, CodeTalker
+
+
+def _snapshot(results: Path) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for run in sorted((results / "synth").iterdir()):
+        result = json.loads((run / "result.json").read_text(encoding="utf-8"))
+        out[f"{run.name}/result.json"] = {k: v for k, v in result.items() if k not in VOLATILE}
+        for name in ("per_sample.jsonl", "config.yaml", "curves.json"):
+            if (run / name).is_file():
+                out[f"{run.name}/{name}"] = (run / name).read_bytes()
+    return out
+
+
+@pytest.fixture(scope="module")
+def serial(tiny_corpus: Path, face_v1_overrides: tuple[str, ...], tmp_path_factory: pytest.TempPathFactory):
+    """The reference: the serial engine in this process."""
+    threads = torch.get_num_threads()
+    root = tmp_path_factory.mktemp("serial")
+    config = _config(tiny_corpus, face_v1_overrides, root / "work")
+    run_grid(config, root / "results", progress=False, say=lambda _: None)
+    torch.set_num_threads(threads)
+    return config, root / "results", _snapshot(root / "results")
+
+
+def test_the_serial_grid_is_done_and_complete(serial) -> None:
+    config, results, snap = serial
+    runs = {k.split("/")[0] for k in snap}
+    assert runs == {
+        "ground-truth",
+        "template",
+        "faceformer-baseline",
+        "faceformer-av",
+        "codetalker-baseline",
+        "codetalker-av",
+    }
+    assert snap["faceformer-av/result.json"]["guidance_effect"]["baseline_run"] == "faceformer-baseline"
+    states = grid_states(config, results)
+    assert {s.state for s in states} == {"done"}, [(s.task.id, s.state) for s in states if s.state != "done"]
+
+
+def test_ray_gives_the_serial_results(serial, tiny_corpus: Path, face_v1_overrides, tmp_path: Path) -> None:
+    ray = pytest.importorskip(
+        "ray", reason="Ray is an extra: pip install -c constraints.txt 'talkbench[ray]'"
+    )
+    config = _config(tiny_corpus, face_v1_overrides, tmp_path / "work")
+    try:
+        run_grid(config, tmp_path / "results", say=lambda _: None, engine="ray")
+    finally:
+        ray.shutdown()
+    assert _snapshot(tmp_path / "results") == serial[2]
+    assert {s.state for s in grid_states(config, tmp_path / "results")} == {"done"}
+
+
+def test_submitit_local_gives_the_serial_results(
+    serial, tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+) -> None:
+    pytest.importorskip(
+        "submitit", reason="submitit is an extra: pip install -c constraints.txt 'talkbench[slurm]'"
+    )
+    config = _config(tiny_corpus, face_v1_overrides, tmp_path / "work")
+    run_grid(config, tmp_path / "results", say=lambda _: None, engine="local")
+    assert _snapshot(tmp_path / "results") == serial[2]
+    logs = list((tmp_path / "work" / config.name / "jobs").rglob("*_log.out"))
+    assert logs, "a log per task"
+
+
+def test_a_training_stopped_at_a_step_and_resumed_gives_the_serial_results(
+    serial, tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+) -> None:
+    threads = torch.get_num_threads()
+    config = _config(tiny_corpus, face_v1_overrides, tmp_path / "work")
+    ctx = prepare(config, tmp_path / "results", progress=False, say=lambda _: None)
+    for tid in ("data", "stage1/codetalker/s1"):
+        assert locked_run(ctx, task_by_id(config, tid)) == "ran"
+    calls = iter(range(100))
+    task = task_by_id(config, "train/codetalker-av/s1")
+    assert locked_run(ctx, task, stop=lambda: next(calls) == 2) == "stopped"  # after its third step
+    ckpt = ctx.checkpoint(next(s for s in config.run_specs() if s.run_id == "codetalker-av"), 1)
+    assert torch.load(ckpt, weights_only=True)["step"] == 3
+    assert {s.task.id: s.state for s in grid_states(config, tmp_path / "results")}[task.id] == "missing"
+    run_grid(config, tmp_path / "results", progress=False, say=lambda _: None)  # resumes it
+    torch.set_num_threads(threads)
+    assert _snapshot(tmp_path / "results") == serial[2]
+
+
+def test_sigterm_stops_a_task_at_a_step_boundary_and_the_rerun_resumes(
+    tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+) -> None:
+    config = _config(
+        tiny_corpus,
+        face_v1_overrides,
+        tmp_path / "work",
+        "training.steps=400",
+        "training.checkpoint_every=1000",
+    )
+    spec = next(s for s in config.run_specs() if s.run_id == "faceformer-baseline")
+    ctx = prepare(config, tmp_path / "results", progress=False, say=lambda _: None)
+    ckpt = ctx.checkpoint(spec, 0)
+    events = tmp_path / "work" / config.name / "tensorboard" / spec.run_id / "s0"
+    args = [
+        *TINY_OVERRIDES,
+        *face_v1_overrides,
+        f"data.root={tiny_corpus}",
+        f"work_dir={tmp_path / 'work'}",
+        "data.generate=false",
+        "torch_threads=1",
+        "training.steps=400",
+        "training.checkpoint_every=1000",
+        "seeds=[0,1]",
+        "variants=[baseline,av]",
+    ]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "talkbench.cli",
+            "task",
+            "train/faceformer-baseline/s0",
+            "--preset",
+            "smoke",
+            "--results",
+            str(tmp_path / "results"),
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while not any(events.glob("events.*")) and time.time() < deadline:  # training has started
+        time.sleep(0.2)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 75, err[-2000:]
+    step = torch.load(ckpt, weights_only=True)["step"]
+    assert 0 < step < 400  # saved where it stopped, not at a checkpoint_every boundary
+    assert not (tmp_path / "work" / config.name / "tasks" / "train__faceformer-baseline__s0.lock").exists()
+    ran: list[int] = []
+    train_seed(ctx, spec, 0, on_step=lambda i, _: ran.append(i))  # the rerun resumes at `step`
+    assert ran == list(range(step + 1, 401))
+    assert torch.load(ckpt, weights_only=True)["step"] == 400
+
+
+def test_finalize_refuses_stale_rows_and_rows_of_another_judge(serial, tmp_path: Path) -> None:
+    import shutil
+
+    from talkbench.grid.finalize import GridError, check_rows
+
+    config, results, _ = serial
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    ctx = prepare(config, copy, progress=False, say=lambda _: None)
+    check_rows(ctx)
+    path = copy / "synth" / "faceformer-av" / "result.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    judge = data["reader"]["checkpoint_sha256"]
+    data["reader"]["checkpoint_sha256"] = "f" * 64
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(GridError, match=r"different readers.*ffffffffffff: faceformer-av"):
+        check_rows(ctx)
+    data["reader"]["checkpoint_sha256"] = judge
+    data["cache_key"] = run_cache_key({"other": 1}, "data", "code")
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(GridError, match=r"stale rows.*: faceformer-av;"):
+        check_rows(ctx)
+
+
+def test_a_preempted_submitit_job_checkpoints_at_a_step_and_its_requeued_call_resumes(
+    tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+) -> None:
+    pytest.importorskip(
+        "submitit", reason="submitit is an extra: pip install -c constraints.txt 'talkbench[slurm]'"
+    )
+    import threading
+
+    from talkbench.grid.engines import TaskJob
+    from talkbench.grid.stop import clear_stop
+
+    threads = torch.get_num_threads()
+    config = _config(
+        tiny_corpus,
+        face_v1_overrides,
+        tmp_path / "work",
+        "training.steps=400",
+        "training.checkpoint_every=1000",
+    )
+    spec = next(s for s in config.run_specs() if s.run_id == "faceformer-baseline")
+    ctx = prepare(config, tmp_path / "results", progress=False, say=lambda _: None)
+    ckpt = ctx.checkpoint(spec, 0)
+    args = (config.model_dump(mode="json"), str(tmp_path / "results"), "train/faceformer-baseline/s0")
+    job = TaskJob()
+    outcome: list[str] = []
+    worker = threading.Thread(target=lambda: outcome.append(job(*args)))  # submitit's main thread
+    worker.start()
+    events = tmp_path / "work" / config.name / "tensorboard" / spec.run_id / "s0"
+    deadline = time.time() + 60
+    while not any(events.glob("events.*")) and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    delayed = job.checkpoint(*args)  # what submitit's SIGUSR2 handler calls before requeueing
+    worker.join()
+    assert outcome == ["stopped"]
+    step = torch.load(ckpt, weights_only=True)["step"]
+    assert 0 < step < 400
+    assert isinstance(delayed.function, TaskJob) and delayed.args == args
+    assert delayed.result() == "ran"  # the requeued job: resumes and finishes
+    assert torch.load(ckpt, weights_only=True)["step"] == 400
+    clear_stop()
+    torch.set_num_threads(threads)
+
+
+def test_slurm_runs_the_grid_as_job_arrays(
+    serial, tiny_corpus: Path, face_v1_overrides, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip(
+        "submitit", reason="submitit is an extra: pip install -c constraints.txt 'talkbench[slurm]'"
+    )
+    from .slurm_node import SlurmUnavailable, start_slurm, stop_slurm
+
+    try:
+        env = start_slurm(tmp_path / "slurm")
+    except SlurmUnavailable as exc:
+        pytest.skip(f"no single-node SLURM here: {exc}")
+    monkeypatch.setenv("SLURM_CONF", env["SLURM_CONF"])
+    try:
+        config = _config(
+            tiny_corpus, face_v1_overrides, tmp_path / "work", "cluster.time_min=10", "cluster.mem_gb=2"
+        )
+        config = config.model_copy(update={"animators": config.animators[:1]})  # FaceFormer: 10 tasks
+        from talkbench.grid.engines import submit_slurm
+
+        t0 = time.time()
+        submitted = submit_slurm(config, tmp_path / "results", say=lambda _: None)
+        assert time.time() - t0 < 30  # submitting returns at once
+        pending = {t.task.id for t in grid_states(config, tmp_path / "results")} - {"data"}  # corpus: there
+        assert {s["task"] for s in submitted} == pending
+        deadline = time.time() + 400
+        while time.time() < deadline:
+            queue = subprocess.run(["squeue", "-h"], capture_output=True, text=True).stdout.strip()
+            if not queue:
+                break
+            time.sleep(2)
+        states = {s.task.id: (s.state, s.detail) for s in grid_states(config, tmp_path / "results")}
+        assert {s for s, _ in states.values()} == {"done"}, states
+    finally:
+        stop_slurm(env)
+    want = {k: v for k, v in serial[2].items() if not k.startswith("codetalker")}
+    assert _snapshot(tmp_path / "results") == want
+
+
+def test_a_reader_training_stopped_and_resumed_gives_the_same_reader(
+    tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+) -> None:
+    from talkbench.training.stage1 import file_sha256, reader_path
+
+    threads = torch.get_num_threads()
+    shas = []
+    for name, stop_after in (("straight", None), ("stopped", 3)):
+        config = _config(
+            tiny_corpus,
+            face_v1_overrides,
+            tmp_path / name,
+            "reader.judge=null",
+            "reader.steps=8",
+            "reader.preset=nano",
+        )
+        ctx = prepare(config, tmp_path / name / "results", progress=False, say=lambda _: None)
+        task = task_by_id(config, "reader")
+        if stop_after is not None:
+            calls = iter(range(100))
+
+            def stop(calls=calls, last=stop_after - 1) -> bool:
+                return next(calls) == last
+
+            assert locked_run(ctx, task, stop=stop) == "stopped"
+            partial = reader_path("reader", config, ctx.work).with_suffix(".partial.pt")
+            assert torch.load(partial, weights_only=True)["step"] == stop_after
+            assert not reader_path("reader", config, ctx.work).exists()
+        assert locked_run(ctx, task) == "ran"
+        shas.append(file_sha256(reader_path("reader", config, ctx.work)))
+        assert not reader_path("reader", config, ctx.work).with_suffix(".partial.pt").exists()
+    torch.set_num_threads(threads)
+    assert shas[0] == shas[1]
