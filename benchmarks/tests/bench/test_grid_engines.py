@@ -138,19 +138,23 @@ def test_a_training_stopped_at_a_step_and_resumed_gives_the_serial_results(
     assert _snapshot(tmp_path / "results") == serial[2]
 
 
-def test_sigterm_stops_a_task_at_a_step_boundary_and_the_rerun_resumes(
-    tiny_corpus: Path, face_v1_overrides, tmp_path: Path
-) -> None:
+def _long_training(
+    corpus: Path, face_v1: tuple[str, ...], tmp_path: Path
+) -> tuple[BenchConfig, Any, Any, Path]:
+    """A grid whose trainings take 400 steps (long enough to be stopped part-way): its config, the
+    FaceFormer baseline cell, a context and the cell's seed-0 checkpoint path."""
     config = _config(
-        tiny_corpus,
-        face_v1_overrides,
-        tmp_path / "work",
-        "training.steps=400",
-        "training.checkpoint_every=1000",
+        corpus, face_v1, tmp_path / "work", "training.steps=400", "training.checkpoint_every=1000"
     )
     spec = next(s for s in config.run_specs() if s.run_id == "faceformer-baseline")
     ctx = prepare(config, tmp_path / "results", progress=False, say=lambda _: None)
-    ckpt = ctx.checkpoint(spec, 0)
+    return config, spec, ctx, ctx.checkpoint(spec, 0)
+
+
+def test_sigterm_stops_a_task_at_a_step_boundary_and_the_rerun_resumes(
+    tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+) -> None:
+    config, spec, ctx, ckpt = _long_training(tiny_corpus, face_v1_overrides, tmp_path)
     events = tmp_path / "work" / config.name / "tensorboard" / spec.run_id / "s0"
     args = [
         *TINY_OVERRIDES,
@@ -233,16 +237,7 @@ def test_a_preempted_submitit_job_checkpoints_at_a_step_and_its_requeued_call_re
     from talkbench.grid.stop import clear_stop
 
     threads = torch.get_num_threads()
-    config = _config(
-        tiny_corpus,
-        face_v1_overrides,
-        tmp_path / "work",
-        "training.steps=400",
-        "training.checkpoint_every=1000",
-    )
-    spec = next(s for s in config.run_specs() if s.run_id == "faceformer-baseline")
-    ctx = prepare(config, tmp_path / "results", progress=False, say=lambda _: None)
-    ckpt = ctx.checkpoint(spec, 0)
+    config, spec, _ctx, ckpt = _long_training(tiny_corpus, face_v1_overrides, tmp_path)
     args = (config.model_dump(mode="json"), str(tmp_path / "results"), "train/faceformer-baseline/s0")
     job = TaskJob()
     outcome: list[str] = []
@@ -337,3 +332,32 @@ def test_a_reader_training_stopped_and_resumed_gives_the_same_reader(
         assert not reader_path("reader", config, ctx.work).with_suffix(".partial.pt").exists()
     torch.set_num_threads(threads)
     assert shas[0] == shas[1]
+
+
+def test_codetalker_stage1_stopped_and_resumed_gives_the_same_autoencoder(
+    tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+) -> None:
+    threads = torch.get_num_threads()
+    states = []
+    for name, stop_after in (("straight", None), ("stopped", 2)):
+        config = _config(tiny_corpus, face_v1_overrides, tmp_path / name, "training.vq_steps=6")
+        ctx = prepare(config, tmp_path / name / "results", progress=False, say=lambda _: None)
+        task = task_by_id(config, "stage1/codetalker/s0")
+        cache = ctx.stage1_cache(next(s for s in config.run_specs() if s.run_id == task.run_id), 0)
+        assert cache is not None
+        if stop_after is not None:
+            calls = iter(range(100))
+
+            def stop(calls=calls, last=stop_after - 1) -> bool:
+                return next(calls) == last
+
+            assert locked_run(ctx, task, stop=stop) == "stopped"
+            partial = cache.with_suffix(".partial.pt")
+            assert torch.load(partial, weights_only=True)["step"] == stop_after and not cache.exists()
+        assert locked_run(ctx, task) == "ran"
+        assert not cache.with_suffix(".partial.pt").exists()
+        states.append(torch.load(cache, weights_only=True))
+    torch.set_num_threads(threads)
+    assert states[0]["losses"] == states[1]["losses"] and len(states[0]["losses"]) == 6
+    for key, value in states[0]["autoencoder"].items():
+        assert torch.equal(value, states[1]["autoencoder"][key]), key

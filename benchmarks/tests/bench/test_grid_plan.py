@@ -18,6 +18,8 @@ from talkbench.grid.lock import LockHeld, TaskLock, lock_holder
 from talkbench.grid.plan import levels, plan_grid
 from talkbench.grid.tasks import grid_states, run_task
 
+from .conftest import TINY_OVERRIDES
+
 SRC = Path(__file__).resolve().parents[2] / "src" / "talkbench"
 
 
@@ -70,13 +72,30 @@ def test_plan_command_lists_tasks_and_levels() -> None:
     assert out.output.strip().splitlines()[-1].startswith(f"{n} tasks in ")
 
 
-def test_a_dependent_task_never_trains_the_reader(tiny_config: BenchConfig, tmp_path: Path) -> None:
-    config = BenchConfig.model_validate({**tiny_config.model_dump(), "reader": {"judge": None, "steps": 2}})
+def test_a_dependent_task_never_trains_the_reader(
+    tiny_corpus: Path, tmp_path: Path, face_v1_overrides: tuple[str, ...]
+) -> None:
+    overrides = [
+        *TINY_OVERRIDES,
+        *face_v1_overrides,
+        f"data.root={tiny_corpus}",
+        f"work_dir={tmp_path / 'w'}",
+        "data.generate=false",
+        "reader.judge=null",
+    ]
+    config = load_config("smoke", overrides)
+    results = tmp_path / "results"
     with pytest.raises(FileNotFoundError, match="task `reader` runs first"):
-        run_task(config, tmp_path / "results", "row/ground-truth", say=lambda _: None)
-    states = {s.task.id: s for s in grid_states(config, tmp_path / "results")}
+        run_task(config, results, "row/ground-truth", say=lambda _: None)
+    states = {s.task.id: s for s in grid_states(config, results)}
     assert states["row/ground-truth"].state == "failed" and "reader" in states["row/ground-truth"].detail
     assert states["reader"].state == "missing" and states["data"].state == "done"
+    out = CliRunner().invoke(app, ["status", "--preset", "smoke", "--results", str(results), *overrides])
+    assert out.exit_code == 0, out.output
+    lines = out.output.strip().splitlines()
+    assert any(line.startswith("failed   row/ground-truth  FileNotFoundError") for line in lines)
+    n = len(plan_grid(config))
+    assert lines[-1] == f"smoke: {n} tasks: 1 done, 1 failed, {n - 2} missing"
 
 
 def test_lock_excludes_a_second_worker_and_is_released(tmp_path: Path) -> None:
