@@ -237,7 +237,7 @@ def _trained(ctx: GridContext, spec: RunSpec, seed: int) -> AnimatorTrainer:
             f"{ckpt}: the training of {spec.run_id} seed {seed} has not finished; its task "
             f"train/{spec.run_id}/s{seed} runs first"
         )
-    trainer = ctx.trainer(spec, seed)
+    trainer = ctx.trainer(spec, seed, distributed=False)
     trainer.resume(ckpt)
     trainer.model.eval()
     return trainer

@@ -38,7 +38,7 @@ from ..results import (
 from ..results.io import ResultFileError
 from ..training.animator import AnimatorTrainer
 from ..training.data import dataset_hash, ensure_corpus, load_masks, load_split
-from ..training.ddp import init_distributed
+from ..training.ddp import DistInfo, init_distributed
 from ..training.stage1 import TrainedReader, modality_readings, train_eval_reader, train_expert
 from .lock import TaskLock
 
@@ -129,8 +129,9 @@ class GridContext:
     def mask_refs(self) -> dict[str, MaskRef]:
         return {k: MaskRef(id=m.id, sha256=m.sha256) for k, m in self.masks.items()}
 
-    def trainer(self, spec: RunSpec, seed: int) -> AnimatorTrainer:
-        """The stage-2 trainer of one grid cell and seed (with the stage-1 expert for AV variants)."""
+    def trainer(self, spec: RunSpec, seed: int, distributed: bool = True) -> AnimatorTrainer:
+        """The stage-2 trainer of one grid cell and seed (with the stage-1 expert for AV variants);
+        ``distributed=False``: a single-process one whatever the launch (evaluation runs on rank 0)."""
         return AnimatorTrainer(
             spec,
             seed,
@@ -139,7 +140,7 @@ class GridContext:
             self.masks["lip"].indices,
             self.expert if spec.uses_av else None,
             self.device,
-            self.dist,
+            self.dist if distributed else DistInfo(),
         )
 
     def cell_code(self, spec: RunSpec) -> str:

@@ -90,7 +90,7 @@ def plan_grid(config: BenchConfig) -> list[Task]:
             tasks.append(task)
     rows = [Task(f"row/{r}", "row", judged, run_id=r) for r in ("ground-truth", "template")]
     tasks += rows
-    evals = []
+    evals = []  # each right after its trainings: a serial grid writes its results cell by cell
     for spec in specs:
         trains = []
         for seed in config.seeds:
@@ -104,7 +104,7 @@ def plan_grid(config: BenchConfig) -> list[Task]:
             tasks.append(task)
         deps = [*judged, *(["expert"] if expert and spec.uses_av else []), *trains]
         evals.append(Task(f"eval/{spec.run_id}", "eval", tuple(deps), run_id=spec.run_id))
-    tasks += evals
+        tasks.append(evals[-1])
     tasks.append(Task("finalize", "finalize", tuple(t.id for t in (*rows, *evals))))
     return tasks
 

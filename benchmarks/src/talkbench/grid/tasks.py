@@ -128,7 +128,15 @@ def locked_run(
     ctx: GridContext, task: Task, stop: Callable[[], bool] | None = None, poll: float = 2.0
 ) -> Literal["done", "ran", "stopped"]:
     """Run ``task`` under its lock: when another worker holds the lock, wait for it to end; then run
-    the task unless it is done. A failure is noted in ``<task>.failed`` and raised again."""
+    the task unless it is done. A failure is noted in ``<task>.failed`` and raised again. Under
+    ``torchrun`` the ranks other than 0 run rank 0's task beside it, without the lock."""
+    if ctx.dist.rank != 0:
+        try:
+            if not is_done(ctx, task) or task.kind in ("data", "finalize"):
+                execute(ctx, task, stop)
+        except (StopTraining, ReaderStopped):
+            return "stopped"
+        return "ran"
     lock = TaskLock(task_dir(ctx.config) / f"{task.slug}.lock")
     while not lock.try_acquire():
         time.sleep(poll)
