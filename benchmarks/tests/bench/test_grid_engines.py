@@ -361,3 +361,14 @@ def test_codetalker_stage1_stopped_and_resumed_gives_the_same_autoencoder(
     assert states[0]["losses"] == states[1]["losses"] and len(states[0]["losses"]) == 6
     for key, value in states[0]["autoencoder"].items():
         assert torch.equal(value, states[1]["autoencoder"][key]), key
+
+
+def test_the_sample_video_of_a_trained_cell(serial) -> None:
+    from talkbench.grid.cells import _trained
+    from talkbench.grid.videos import sample_video
+
+    config, results, _ = serial
+    ctx = prepare(config, results, progress=False, say=lambda _: None)
+    spec = next(s for s in config.run_specs() if s.run_id == "faceformer-av")
+    path = sample_video(ctx, _trained(ctx, spec, 0))
+    assert path is not None and path.stat().st_size > 10_000 and path.name == "faceformer-av.mp4"

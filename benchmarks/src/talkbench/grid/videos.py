@@ -40,7 +40,7 @@ def sample_video(ctx: GridContext, trainer: AnimatorTrainer) -> Path | None:
     error on the preset's shared colour scale (``video_error_max_mm``), a caption band at the bottom."""
     from mesh_renderer import render_video
 
-    from .training.data import to_animator_input
+    from ..training.data import to_animator_input
 
     sample = ctx.eval.samples[0]
     style = ctx.eval.styles[0][0] if not ctx.eval.own_style else None
