@@ -108,7 +108,7 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
     ) -> None:
         """Train one grid cell for one seed (resumes from its checkpoint). Multi-GPU: run under torchrun."""
         from .grid.cells import train_seed, train_stage1
-        from .grid.plan import stage1_signature
+        from .grid.plan import stage1_trainer
         from .grid.stop import stop_handlers, stop_requested
         from .run import prepare
         from .training.animator import StopTraining
@@ -118,8 +118,7 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         ctx = prepare(config, _RESULTS, progress_enabled(), _say)
         with stop_handlers():
             if spec.animator.registry == "codetalker":  # trained by the first cell it serves, as in a grid
-                first = next(s for s in config.run_specs() if stage1_signature(s) == stage1_signature(spec))
-                train_stage1(ctx, first, seed, stop_requested)
+                train_stage1(ctx, stage1_trainer(config, spec), seed, stop_requested)
             try:
                 trainer = train_seed(ctx, spec, seed, stop=stop_requested)
             except StopTraining as exc:

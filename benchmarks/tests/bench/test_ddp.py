@@ -21,7 +21,8 @@ def test_shards_equal_distributed_sampler(n: int, world: int) -> None:
         assert shard_indices(list(range(n)), DistInfo(world, rank, rank)) == list(sampler)
 
 
-def _worker(rank: int, world: int, port: int, corpus: str, work: str, out: str) -> None:
+def _rank_env(rank: int, world: int, port: int) -> None:
+    """What torchrun sets for one rank of a one-machine gloo group, and one thread per rank."""
     os.environ.update(
         MASTER_ADDR="127.0.0.1",
         MASTER_PORT=str(port),
@@ -30,6 +31,10 @@ def _worker(rank: int, world: int, port: int, corpus: str, work: str, out: str) 
         LOCAL_RANK=str(rank),
     )
     torch.set_num_threads(1)
+
+
+def _worker(rank: int, world: int, port: int, corpus: str, work: str, out: str) -> None:
+    _rank_env(rank, world, port)
     from talkbench.config import load_config
     from talkbench.training.animator import AnimatorTrainer
     from talkbench.training.data import load_masks, load_split
@@ -75,14 +80,7 @@ def test_two_process_gloo_ddp_keeps_ranks_in_sync(tiny_corpus: Path, tmp_path: P
 
 
 def _grid_worker(rank: int, world: int, port: int, corpus: str, work: str, results: str) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1",
-        MASTER_PORT=str(port),
-        WORLD_SIZE=str(world),
-        RANK=str(rank),
-        LOCAL_RANK=str(rank),
-    )
-    torch.set_num_threads(1)
+    _rank_env(rank, world, port)
     from talkbench.config import load_config
     from talkbench.run import run_grid
 

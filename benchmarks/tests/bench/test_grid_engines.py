@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,12 @@ def _config(corpus: Path, face_v1: tuple[str, ...], work: Path, *extra: str) -> 
         ),
     )
     return config.model_copy(update={"animators": config.animators[:2]})  # FaceFormer, CodeTalker
+
+
+def _stop_after(steps: int) -> Callable[[], bool]:
+    """A ``stop`` callback (read once after every step) that asks to stop after ``steps`` steps."""
+    calls = iter(range(1, 10**6))
+    return lambda: next(calls) == steps
 
 
 def _snapshot(results: Path) -> dict[str, Any]:
@@ -127,9 +134,8 @@ def test_a_training_stopped_at_a_step_and_resumed_gives_the_serial_results(
     ctx = prepare(config, tmp_path / "results", progress=False, say=lambda _: None)
     for tid in ("data", "stage1/codetalker/s1"):
         assert locked_run(ctx, task_by_id(config, tid)) == "ran"
-    calls = iter(range(100))
     task = task_by_id(config, "train/codetalker-av/s1")
-    assert locked_run(ctx, task, stop=lambda: next(calls) == 2) == "stopped"  # after its third step
+    assert locked_run(ctx, task, stop=_stop_after(3)) == "stopped"  # after its third step
     ckpt = ctx.checkpoint(next(s for s in config.run_specs() if s.run_id == "codetalker-av"), 1)
     assert torch.load(ckpt, weights_only=True)["step"] == 3
     assert {s.task.id: s.state for s in grid_states(config, tmp_path / "results")}[task.id] == "missing"
@@ -318,12 +324,7 @@ def test_a_reader_training_stopped_and_resumed_gives_the_same_reader(
         ctx = prepare(config, tmp_path / name / "results", progress=False, say=lambda _: None)
         task = task_by_id(config, "reader")
         if stop_after is not None:
-            calls = iter(range(100))
-
-            def stop(calls=calls, last=stop_after - 1) -> bool:
-                return next(calls) == last
-
-            assert locked_run(ctx, task, stop=stop) == "stopped"
+            assert locked_run(ctx, task, stop=_stop_after(stop_after)) == "stopped"
             partial = reader_path("reader", config, ctx.work).with_suffix(".partial.pt")
             assert torch.load(partial, weights_only=True)["step"] == stop_after
             assert not reader_path("reader", config, ctx.work).exists()
@@ -346,12 +347,7 @@ def test_codetalker_stage1_stopped_and_resumed_gives_the_same_autoencoder(
         cache = ctx.stage1_cache(next(s for s in config.run_specs() if s.run_id == task.run_id), 0)
         assert cache is not None
         if stop_after is not None:
-            calls = iter(range(100))
-
-            def stop(calls=calls, last=stop_after - 1) -> bool:
-                return next(calls) == last
-
-            assert locked_run(ctx, task, stop=stop) == "stopped"
+            assert locked_run(ctx, task, stop=_stop_after(stop_after)) == "stopped"
             partial = cache.with_suffix(".partial.pt")
             assert torch.load(partial, weights_only=True)["step"] == stop_after and not cache.exists()
         assert locked_run(ctx, task) == "ran"

@@ -45,7 +45,7 @@ from ..results.schema import AVDose
 from ..shipped_manifests import shipped_sha256
 from ..training.animator import AnimatorTrainer
 from .context import GridContext, check_owner, is_current
-from .plan import stage1_signature
+from .plan import stage1_trainer
 from .videos import sample_video
 
 __all__ = [
@@ -313,8 +313,7 @@ def run_cell(
         return ctx.out_dir() / spec.run_id
     for seed in ctx.config.seeds:
         if spec.animator.registry == "codetalker":
-            first = next(s for s in ctx.config.run_specs() if stage1_signature(s) == stage1_signature(spec))
-            train_stage1(ctx, first, seed)
+            train_stage1(ctx, stage1_trainer(ctx.config, spec), seed)
         if not train_done_path(ctx.checkpoint(spec, seed)).is_file():
             train_seed(ctx, spec, seed, on_step)
     if ctx.dist.rank != 0:

@@ -24,7 +24,7 @@ from typing import Literal
 
 from ..config import BenchConfig, RunSpec, run_slug
 
-__all__ = ["Task", "TaskKind", "levels", "plan_grid", "stage1_signature", "task_by_id"]
+__all__ = ["Task", "TaskKind", "levels", "plan_grid", "stage1_signature", "stage1_trainer", "task_by_id"]
 
 TaskKind = Literal["data", "reader", "expert", "stage1", "train", "eval", "row", "finalize"]
 
@@ -114,6 +114,12 @@ def stage1_signature(spec: RunSpec) -> str:
     cells with one signature share one stage 1 per seed (``GridContext.stage1_cache``)."""
     t = spec.config.training
     return json.dumps([spec.animator.model_dump(), t.vq_steps, t.vq_lr, t.max_frames], sort_keys=True)
+
+
+def stage1_trainer(config: BenchConfig, spec: RunSpec) -> RunSpec:
+    """The cell whose trainer trains ``spec``'s CodeTalker stage 1: the grid's first cell with the same
+    :func:`stage1_signature` (as the plan's ``stage1`` task does)."""
+    return next(s for s in config.run_specs() if stage1_signature(s) == stage1_signature(spec))
 
 
 def task_by_id(config: BenchConfig, task_id: str) -> Task:
