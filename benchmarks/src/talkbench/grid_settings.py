@@ -27,7 +27,9 @@ class ClusterConfig(_Strict):
     #: (the SLURM path's jobs run as processes of this machine)
     engine: Literal["serial", "ray", "slurm", "local"] = "serial"
     gpus_per_task: int = Field(default=0, ge=0)
-    cpus_per_task: int = Field(default=1, ge=1)
+    #: the CPUs of one compute task, and its torch threads (``None``: the preset's ``torch_threads``,
+    #: else 1). Results are bit-identical to a serial run's only at the serial run's thread count.
+    cpus_per_task: int | None = Field(default=None, ge=1)
     mem_gb: int = Field(default=16, ge=1)
     #: the wall-time limit of one SLURM task, in minutes (a task stopped by it is requeued and resumes)
     time_min: int = Field(default=240, ge=1)

@@ -176,3 +176,26 @@ def test_no_import_circle_among_talkbench_modules() -> None:
     assert not {
         d for d in graph["talkbench.config"] if d.startswith(("talkbench.training", "talkbench.renders"))
     }
+
+
+def test_engine_tasks_run_with_the_threads_they_ask_for(monkeypatch) -> None:
+    """A task's torch threads are the CPUs it asks its engine for (by default the serial run's
+    ``torch_threads``, so the engines compute what ``serial`` computes); this machine's cores bound
+    how many run at once: a task never shares a core with another's threads."""
+    from talkbench.grid.engines import _parallel, _resources
+    from talkbench.grid.tasks import task_threads
+
+    smoke = load_config("smoke")
+    assert smoke.torch_threads == 2 and smoke.cluster.cpus_per_task is None
+    train = next(t for t in plan_grid(smoke) if t.kind == "train")
+    data = next(t for t in plan_grid(smoke) if t.kind == "data")
+    assert task_threads(smoke) == 2
+    assert _resources(smoke, train) == (2, 0) and _resources(smoke, data) == (1, 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    assert _parallel(smoke) == 8
+    one = load_config("smoke", ["cluster.cpus_per_task=1", "cluster.gpus_per_task=1"])
+    assert task_threads(one) == 1 and _resources(one, train) == (1, 1) and _parallel(one) == 16
+    assert _parallel(load_config("smoke", ["cluster.max_parallel=3"])) == 3
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    assert _parallel(smoke) == 1  # a task wider than the machine still runs, alone
+    assert task_threads(load_config("smoke", ["torch_threads=null"])) == 1

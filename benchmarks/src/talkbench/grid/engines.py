@@ -5,9 +5,10 @@ SLURM queues job arrays; what the engines add is the plan, the skipping of done 
 function every worker runs, :func:`talkbench.grid.tasks.run_task`.
 
 * ``serial``: one process, the tasks one after another in plan order (the default).
-* ``ray``: every task not done is a ``ray.remote`` call asking for ``cluster.cpus_per_task`` CPUs and
-  ``cluster.gpus_per_task`` GPUs (one CPU for ``data`` and ``finalize``), handed the results of the
-  tasks it depends on so that Ray starts it after them; a local Ray instance unless
+* ``ray``: every task not done is a ``ray.remote`` call asking for ``cluster.cpus_per_task`` CPUs
+  (default: the preset's ``torch_threads``) and ``cluster.gpus_per_task`` GPUs (one CPU for ``data``
+  and ``finalize``), handed the results of the tasks it depends on so that Ray starts it after them;
+  a local Ray instance unless
   ``cluster.ray_address`` names a cluster. Blocks until the grid ends.
 * ``slurm``: one job array per level of the plan (:func:`talkbench.grid.plan.levels`), each array
   ``afterok`` the previous one, with the preset's resources; submitting returns at once, ``talkbench
@@ -20,6 +21,7 @@ function every worker runs, :func:`talkbench.grid.tasks.run_task`.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -30,7 +32,7 @@ from ..config import BenchConfig
 from .context import prepare
 from .plan import Task, levels, plan_grid
 from .stop import clear_stop, request_stop, stop_requested
-from .tasks import grid_states, locked_run, run_task
+from .tasks import grid_states, locked_run, run_task, task_threads
 
 __all__ = ["ENGINES", "TaskJob", "run_local", "run_ray", "run_serial", "submit_slurm"]
 
@@ -66,8 +68,15 @@ def run_serial(
 
 
 def _resources(config: BenchConfig, task: Task) -> tuple[int, int]:
-    c = config.cluster
-    return (c.cpus_per_task, c.gpus_per_task) if task.compute else (1, 0)
+    """The (CPUs, GPUs) a task asks for: :func:`task_threads` and ``cluster.gpus_per_task`` for a
+    compute task, one CPU for ``data`` and ``finalize``."""
+    return (task_threads(config), config.cluster.gpus_per_task) if task.compute else (1, 0)
+
+
+def _parallel(config: BenchConfig) -> int:
+    """How many compute tasks run at once on this machine: ``cluster.max_parallel``, else as many as
+    its cores hold at :func:`task_threads` each."""
+    return config.cluster.max_parallel or max(1, (os.cpu_count() or 1) // task_threads(config))
 
 
 def _ray_task(config_data: dict[str, Any], results_root: str, task_id: str, *after: str) -> str:
@@ -87,9 +96,7 @@ def run_ray(
     if not ray.is_initialized():
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if c.ray_address is None:
-            import os
-
-            kwargs["num_cpus"] = c.max_parallel * c.cpus_per_task if c.max_parallel else os.cpu_count()
+            kwargs["num_cpus"] = _parallel(config) * task_threads(config)
         ray.init(address=c.ray_address, **kwargs)
     remote = ray.remote(_ray_task)
     data = config.model_dump(mode="json")
@@ -231,7 +238,8 @@ def run_local(
     config: BenchConfig, results_root: Path | str, say: Callable[[str], None] = print
 ) -> dict[str, str]:
     """The SLURM path on this machine: submitit's ``LocalExecutor`` runs each level's tasks as
-    processes (as many at once as ``cluster.max_parallel``, default all of a level), level after level."""
+    processes, level after level, as many at once as ``cluster.max_parallel`` (default: as many as
+    the cores hold at :func:`~talkbench.grid.tasks.task_threads` each)."""
     import submitit
 
     results_root = Path(results_root).resolve()
@@ -239,10 +247,10 @@ def run_local(
     folder = _log_dir(config).resolve()
     data = config.model_dump(mode="json")
     outcomes: dict[str, str] = {}
-    width = config.cluster.max_parallel
+    width = _parallel(config)
     for level in levels(_pending(config, results_root)):
-        for i in range(0, len(level), width or len(level)):
-            group = level[i : i + (width or len(level))]
+        for i in range(0, len(level), width):
+            group = level[i : i + width]
             ex = submitit.LocalExecutor(folder=folder / "%j")
             ex.update_parameters(timeout_min=config.cluster.time_min)
             jobs = [ex.submit(TaskJob(), data, str(results_root), t.id) for t in group]

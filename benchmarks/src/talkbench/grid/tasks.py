@@ -30,7 +30,7 @@ from .lock import TaskLock, lock_holder
 from .plan import Task, plan_grid, stage1_signature, task_by_id
 from .stop import stop_handlers, stop_requested
 
-__all__ = ["TaskState", "execute", "grid_states", "run_task", "task_dir"]
+__all__ = ["TaskState", "execute", "grid_states", "run_task", "task_dir", "task_threads"]
 
 State = Literal["done", "running", "failed", "missing"]
 
@@ -42,6 +42,14 @@ class TaskState:
     task: Task
     state: State
     detail: str = ""
+
+
+def task_threads(config: BenchConfig) -> int:
+    """The CPUs a compute task asks its engine for, and the torch threads every task of an engine
+    runs with: ``cluster.cpus_per_task``, else the preset's ``torch_threads`` (what a serial run
+    uses), else 1. Reductions split by thread count, so a grid whose tasks run with another thread
+    count than a serial run's gives other last bits, and the training amplifies them."""
+    return config.cluster.cpus_per_task or config.torch_threads or 1
 
 
 def task_dir(config: BenchConfig) -> Path:
@@ -177,7 +185,7 @@ def run_task(
     if not isinstance(config, BenchConfig):
         config = BenchConfig.model_validate(config)
     task = task_by_id(config, task_id)
-    torch.set_num_threads(config.torch_threads or config.cluster.cpus_per_task)
+    torch.set_num_threads(task_threads(config))
     with stop_handlers():
         ctx = GridContext(config, Path(results_root), progress, say, corpus=task.kind == "data")
         ctx.train_readers = False
