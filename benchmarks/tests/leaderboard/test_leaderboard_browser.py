@@ -9,6 +9,7 @@ also copied to ``docs/images/leaderboard.png``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -414,3 +415,39 @@ def test_the_committed_site_has_curves_findings_models_and_its_build(browser):
             img.onload = function () { done(img.naturalWidth); }; img.onerror = function () { done(0); };"""
         )
         assert width > 300, run_id
+
+
+def test_the_committed_site_has_the_lambda_av_sweep(browser):
+    """The committed leaderboard links to its sweeps page, which holds the committed λav sweep of
+    FaceFormer (``leaderboard/sweeps/lambda-av-sweep``): one table row per swept value of the
+    committed results, its dose-response plot loading, every cell an interval."""
+    import json
+
+    sweeps = REPO_ROOT / "leaderboard" / "sweeps" / "lambda-av-sweep"
+    index = REPO_ROOT / "leaderboard" / "site" / "index.html"
+    if not sweeps.is_dir() or not index.is_file():
+        pytest.skip(f"no committed sweep at {sweeps} or no committed site")
+    values = sorted(
+        json.loads(p.read_text())["sweep"]["guidance.lambda_av"]
+        for p in sweeps.rglob("result.json")
+        if json.loads(p.read_text()).get("sweep")
+    )
+    assert len(values) == 5, values
+    browser.get(index.as_uri())
+    browser.find_element(By.CSS_SELECTOR, "a[href='sweeps.html']").click()
+    section = browser.find_element(By.CSS_SELECTOR, "section[id]")
+    rows = section.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert sorted(float(r.find_elements(By.TAG_NAME, "td")[0].text) for r in rows) == values
+    for row in rows:
+        cells = row.find_elements(By.TAG_NAME, "td")[2:]
+        interval = r"[+-]\d+\.\d+ \[[+-]\d+\.\d+, [+-]\d+\.\d+\]"
+        assert cells and all(re.fullmatch(interval, c.text) for c in cells)
+    width = browser.execute_async_script(
+        """var done = arguments[arguments.length - 1];
+        var img = document.querySelector('section img');
+        if (!img) { done(-1); return; } if (img.complete) { done(img.naturalWidth); return; }
+        img.onload = function () { done(img.naturalWidth); }; img.onerror = function () { done(0); };"""
+    )
+    assert width > 300
+    _assert_fits(browser)
+    assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

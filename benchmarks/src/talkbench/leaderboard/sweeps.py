@@ -5,8 +5,9 @@ A sweep's results live in a folder of their own, ``<sweeps>/<preset>/<protocol>/
 of ``talkbench run --preset <preset> --results <sweeps>/<preset>``); a swept run's ``result.json``
 names its point (``sweep``) and reference (``sweep_reference``); its Δ is its ``guidance_effect``
 (reference ``baseline``) or ``lip_reader_effect`` (reference ``lrlv``), computed by the grid's
-finalize step. A point is plotted at its value on a symmetric-log axis (0 included), the reference
-as the zero line.
+finalize step. The swept values are the plot's ticks, evenly spaced in their order (a sweep's
+values usually span decades and include 0), each tick labelled with its value; the reference is the
+zero line.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .tables import format_scale
 __all__ = ["SWEEP_METRICS", "collect_sweeps", "dose_response_plot"]
 
 #: the metrics a sweep page plots, in this order, when the runs have them
-SWEEP_METRICS: tuple[str, ...] = ("lve", "mve", "cer", "wer", "ver")
+SWEEP_METRICS: tuple[str, ...] = ("lve", "mve", "mtm", "cer", "wer", "ver")
 
 
 def _effect(entry: RunEntry) -> Any:
@@ -114,14 +115,18 @@ def dose_response_plot(series: dict[str, Any]) -> bytes | None:
     if not metrics:
         return None
     with plt.rc_context(_RC):
-        fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics) + 0.6, 3.2), squeeze=False)
-        values = [float(p["value"]) for m in metrics.values() for p in m["points"]]
-        nonzero = [abs(v) for v in values if v != 0]
-        for ax, (metric, m) in zip(axes[0], metrics.items(), strict=True):
+        cols = min(3, len(metrics))
+        rows = -(-len(metrics) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.9 * rows + 0.5), squeeze=False)
+        values = sorted({float(p["value"]) for m in metrics.values() for p in m["points"]})
+        where = {v: i for i, v in enumerate(values)}
+        for ax in axes.flat[len(metrics) :]:
+            ax.set_visible(False)
+        for ax, (metric, m) in zip(axes.flat, metrics.items(), strict=False):
             for p in m["points"]:
                 color = {"better": "tab:green", "worse": "tab:red"}.get(p["verdict"], "tab:gray")
                 ax.errorbar(
-                    float(p["value"]),
+                    where[float(p["value"])],
                     p["mean"],
                     yerr=[[p["mean"] - p["ci_low"]], [p["ci_high"] - p["mean"]]],
                     fmt="o",
@@ -130,11 +135,11 @@ def dose_response_plot(series: dict[str, Any]) -> bytes | None:
                     markersize=4,
                     elinewidth=1,
                 )
-            xs = [float(p["value"]) for p in m["points"]]
+            xs = [where[float(p["value"])] for p in m["points"]]
             ax.plot(xs, [p["mean"] for p in m["points"]], color="tab:blue", linewidth=0.8, alpha=0.6)
             ax.axhline(0.0, color="black", linewidth=0.8, linestyle="--")
-            if nonzero and min(values) >= 0 and max(nonzero) / min(nonzero) > 20:
-                ax.set_xscale("symlog", linthresh=min(nonzero))
+            ax.set_xticks(range(len(values)), [f"{v:g}" for v in values], fontsize=7)
+            ax.set_xlim(-0.5, len(values) - 0.5)
             ax.set_xlabel(series["axis"], fontsize=8)
             ax.set_title(f"Δ {metric.upper()} {m['scale_text']} ({m['direction']})", fontsize=8)
         title = (
