@@ -161,6 +161,18 @@ return {
 """
 
 
+def _image_width(driver, css: str) -> int:
+    """The natural width of the first image matching ``css`` once it has loaded: 0 when it fails to
+    load, -1 when there is none."""
+    return driver.execute_async_script(
+        """var done = arguments[arguments.length - 1];
+        var img = document.querySelector(arguments[0]);
+        if (!img) { done(-1); return; } if (img.complete) { done(img.naturalWidth); return; }
+        img.onload = function () { done(img.naturalWidth); }; img.onerror = function () { done(0); };""",
+        css,
+    )
+
+
 def _assert_fits(driver, width=1400):
     fit = driver.execute_script(_FITS)
     assert fit["doc"][0] <= fit["doc"][1], fit
@@ -408,13 +420,7 @@ def test_the_committed_site_has_curves_findings_models_and_its_build(browser):
     for run_id in trained:
         page = index.parent / "runs" / "synth-head" / run_id / "index.html"
         browser.get(page.as_uri())
-        width = browser.execute_async_script(
-            """var done = arguments[arguments.length - 1];
-            var img = document.querySelector('figure.curves img');
-            if (!img) { done(-1); return; } if (img.complete) { done(img.naturalWidth); return; }
-            img.onload = function () { done(img.naturalWidth); }; img.onerror = function () { done(0); };"""
-        )
-        assert width > 300, run_id
+        assert _image_width(browser, "figure.curves img") > 300, run_id
 
 
 def test_the_committed_site_has_the_lambda_av_sweep(browser):
@@ -442,12 +448,6 @@ def test_the_committed_site_has_the_lambda_av_sweep(browser):
         cells = row.find_elements(By.TAG_NAME, "td")[2:]
         interval = r"[+-]\d+\.\d+ \[[+-]\d+\.\d+, [+-]\d+\.\d+\]"
         assert cells and all(re.fullmatch(interval, c.text) for c in cells)
-    width = browser.execute_async_script(
-        """var done = arguments[arguments.length - 1];
-        var img = document.querySelector('section img');
-        if (!img) { done(-1); return; } if (img.complete) { done(img.naturalWidth); return; }
-        img.onload = function () { done(img.naturalWidth); }; img.onerror = function () { done(0); };"""
-    )
-    assert width > 300
+    assert _image_width(browser, "section img") > 300
     _assert_fits(browser)
     assert not [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
