@@ -4,6 +4,9 @@
 - Real third-party fixtures live in ``../shared/fixtures`` next to the checkout; the
   ``shared_fixtures`` fixture returns that folder or skips the test with the reason.
 - ``gpu``-marked tests are skipped when CUDA is unavailable.
+- Test files holding ``slow(seconds=...)``-marked tests are collected first, longest first: pytest-xdist
+  (``--dist loadfile``) hands files to its processes in collection order, so the long ones start at once
+  instead of ending the run alone.
 - A session that collects no test exits 0 (pytest's exit code 5) with a warning line, so a
   package without tests does not fail the whole tox run.
 """
@@ -31,8 +34,22 @@ def shared_fixtures() -> Path:
     return SHARED_FIXTURES
 
 
+def _file_seconds(items: list[pytest.Item]) -> dict[str, float]:
+    """The ``slow`` markers' ``seconds`` summed per test file."""
+    seconds: dict[str, float] = {}
+    for item in items:
+        for mark in item.iter_markers("slow"):
+            if "seconds" not in mark.kwargs:
+                raise pytest.UsageError(f"{item.nodeid}: give the slow marker its duration, slow(seconds=...)")
+            seconds[item.path.as_posix()] = seconds.get(item.path.as_posix(), 0.0) + float(mark.kwargs["seconds"])
+    return seconds
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     import torch
+
+    seconds = _file_seconds(items)
+    items.sort(key=lambda item: -seconds.get(item.path.as_posix(), 0.0))  # stable: the rest keep their order
 
     if torch.cuda.is_available():
         return

@@ -36,3 +36,11 @@ def tiny_config(tiny_corpus: Path, tmp_path: Path, face_v1_overrides: tuple[str,
         (*TINY_OVERRIDES, *face_v1_overrides, f"data.root={tiny_corpus}", f"work_dir={tmp_path / 'work'}",
          "data.generate=false"),
     )
+
+
+@pytest.fixture(scope="session")
+def engine_reference(tmp_path_factory: pytest.TempPathFactory):
+    """The engines' tiny grid run by the serial engine, once per session (:mod:`.engine_grid`)."""
+    from .engine_grid import reference
+
+    return reference(tmp_path_factory)

@@ -66,6 +66,7 @@ def _worker(rank: int, world: int, port: int, corpus: str, work: str, out: str) 
     torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow(seconds=20)
 def test_two_process_gloo_ddp_keeps_ranks_in_sync(tiny_corpus: Path, tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -110,6 +111,7 @@ def _grid_worker(rank: int, world: int, port: int, corpus: str, work: str, resul
     torch.distributed.destroy_process_group()
 
 
+@pytest.mark.slow(seconds=18)
 def test_a_grid_under_two_ranks_trains_together_and_rank0_writes(tiny_corpus: Path, tmp_path: Path) -> None:
     from talkbench.results import load_result
 

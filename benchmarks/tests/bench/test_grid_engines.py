@@ -1,28 +1,24 @@
-"""One tiny grid (two animators, baseline and +AV, two seeds, one thread per task) run serially, on Ray
-(local, two workers) and through submitit's local executor writes the same results; so does a run
-stopped mid-training by a signal and resumed.
-
-Results are compared byte for byte (``per_sample.jsonl``, ``config.yaml``, ``curves.json``) and
-``result.json`` field by field apart from what names the run's time and place (wall time, date,
-hardware). One thread per task makes the kernels' sums independent of thread timing
-(docs/reproducing.md, "Bit-exact reruns and CPU threads").
+"""The serial engine on the engines' tiny grid (:mod:`.engine_grid`): the grid is done and complete,
+stale rows are refused, and a training, a reader or a CodeTalker stage 1 stopped part-way (by a
+callback, SIGTERM or submitit's preemption checkpoint) resumes to the results of an uninterrupted run.
+Ray, submitit's local executor and SLURM have a test file each (``test_grid_engine_*.py``).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from talkbench.config import BenchConfig, load_config
+from talkbench.config import BenchConfig
 from talkbench.grid.cells import train_seed
 from talkbench.grid.context import prepare
 from talkbench.grid.plan import task_by_id
@@ -31,62 +27,13 @@ from talkbench.results.cache import run_cache_key
 from talkbench.run import run_grid
 
 from .conftest import TINY_OVERRIDES
-
-#: what differs between two runs of the same work: when, where and how long
-VOLATILE = {"wall_time_s", "date", "hardware"}
+from .engine_grid import Reference, engine_config, snapshot, stop_after
 
 
-def _config(corpus: Path, face_v1: tuple[str, ...], work: Path, *extra: str) -> BenchConfig:
-    config = load_config(
-        "smoke",
-        (
-            *TINY_OVERRIDES,
-            *face_v1,
-            f"data.root={corpus}",
-            f"work_dir={work}",
-            "data.generate=false",
-            "torch_threads=1",
-            "cluster.cpus_per_task=1",
-            "cluster.max_parallel=2",
-            "seeds=[0,1]",
-            "variants=[baseline,av]",
-            *extra,
-        ),
-    )
-    return config.model_copy(update={"animators": config.animators[:2]})  # FaceFormer, CodeTalker
-
-
-def _stop_after(steps: int) -> Callable[[], bool]:
-    """A ``stop`` callback (read once after every step) that asks to stop after ``steps`` steps."""
-    calls = iter(range(1, 10**6))
-    return lambda: next(calls) == steps
-
-
-def _snapshot(results: Path) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for run in sorted((results / "synth").iterdir()):
-        result = json.loads((run / "result.json").read_text(encoding="utf-8"))
-        out[f"{run.name}/result.json"] = {k: v for k, v in result.items() if k not in VOLATILE}
-        for name in ("per_sample.jsonl", "config.yaml", "curves.json"):
-            if (run / name).is_file():
-                out[f"{run.name}/{name}"] = (run / name).read_bytes()
-    return out
-
-
-@pytest.fixture(scope="module")
-def serial(tiny_corpus: Path, face_v1_overrides: tuple[str, ...], tmp_path_factory: pytest.TempPathFactory):
-    """The reference: the serial engine in this process."""
-    threads = torch.get_num_threads()
-    root = tmp_path_factory.mktemp("serial")
-    config = _config(tiny_corpus, face_v1_overrides, root / "work")
-    run_grid(config, root / "results", progress=False, say=lambda _: None)
-    torch.set_num_threads(threads)
-    return config, root / "results", _snapshot(root / "results")
-
-
-def test_the_serial_grid_is_done_and_complete(serial) -> None:
-    config, results, snap = serial
-    runs = {k.split("/")[0] for k in snap}
+@pytest.mark.slow(seconds=50)
+def test_the_serial_grid_is_done_and_complete(engine_reference: Reference) -> None:
+    ref = engine_reference
+    runs = {k.split("/")[0] for k in ref.snapshot}
     assert runs == {
         "ground-truth",
         "template",
@@ -95,63 +42,34 @@ def test_the_serial_grid_is_done_and_complete(serial) -> None:
         "codetalker-baseline",
         "codetalker-av",
     }
-    assert snap["faceformer-av/result.json"]["guidance_effect"]["baseline_run"] == "faceformer-baseline"
-    states = grid_states(config, results)
+    effect = ref.snapshot["faceformer-av/result.json"]["guidance_effect"]
+    assert effect["baseline_run"] == "faceformer-baseline"
+    states = grid_states(ref.config, ref.results)
     assert {s.state for s in states} == {"done"}, [(s.task.id, s.state) for s in states if s.state != "done"]
 
 
-def test_ray_gives_the_serial_results(serial, tiny_corpus: Path, face_v1_overrides, tmp_path: Path) -> None:
-    ray = pytest.importorskip(
-        "ray", reason="Ray is an extra: pip install -c constraints.txt 'talkbench[ray]'"
-    )
-    config = _config(tiny_corpus, face_v1_overrides, tmp_path / "work")
-    try:
-        run_grid(config, tmp_path / "results", say=lambda _: None, engine="ray")
-    finally:
-        ray.shutdown()
-    assert _snapshot(tmp_path / "results") == serial[2]
-    assert {s.state for s in grid_states(config, tmp_path / "results")} == {"done"}
-
-
-def test_submitit_local_gives_the_serial_results(
-    serial, tiny_corpus: Path, face_v1_overrides, tmp_path: Path
-) -> None:
-    pytest.importorskip(
-        "submitit", reason="submitit is an extra: pip install -c constraints.txt 'talkbench[slurm]'"
-    )
-    config = _config(tiny_corpus, face_v1_overrides, tmp_path / "work")
-    run_grid(config, tmp_path / "results", say=lambda _: None, engine="local")
-    assert _snapshot(tmp_path / "results") == serial[2]
-    logs = list((tmp_path / "work" / config.name / "jobs").rglob("*_log.out"))
-    assert logs, "a log per task"
-
-
 def test_a_training_stopped_at_a_step_and_resumed_gives_the_serial_results(
-    serial, tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+    engine_reference: Reference, tmp_path: Path
 ) -> None:
     threads = torch.get_num_threads()
-    config = _config(tiny_corpus, face_v1_overrides, tmp_path / "work")
+    config = engine_config(engine_reference.corpus, tmp_path / "work")
     ctx = prepare(config, tmp_path / "results", progress=False, say=lambda _: None)
     for tid in ("data", "stage1/codetalker/s1"):
         assert locked_run(ctx, task_by_id(config, tid)) == "ran"
     task = task_by_id(config, "train/codetalker-av/s1")
-    assert locked_run(ctx, task, stop=_stop_after(3)) == "stopped"  # after its third step
+    assert locked_run(ctx, task, stop=stop_after(3)) == "stopped"  # after its third step
     ckpt = ctx.checkpoint(next(s for s in config.run_specs() if s.run_id == "codetalker-av"), 1)
     assert torch.load(ckpt, weights_only=True)["step"] == 3
     assert {s.task.id: s.state for s in grid_states(config, tmp_path / "results")}[task.id] == "missing"
     run_grid(config, tmp_path / "results", progress=False, say=lambda _: None)  # resumes it
     torch.set_num_threads(threads)
-    assert _snapshot(tmp_path / "results") == serial[2]
+    assert snapshot(tmp_path / "results") == engine_reference.snapshot
 
 
-def _long_training(
-    corpus: Path, face_v1: tuple[str, ...], tmp_path: Path
-) -> tuple[BenchConfig, Any, Any, Path]:
+def _long_training(corpus: Path, tmp_path: Path) -> tuple[BenchConfig, Any, Any, Path]:
     """A grid whose trainings take 400 steps (long enough to be stopped part-way): its config, the
     FaceFormer baseline cell, a context and the cell's seed-0 checkpoint path."""
-    config = _config(
-        corpus, face_v1, tmp_path / "work", "training.steps=400", "training.checkpoint_every=1000"
-    )
+    config = engine_config(corpus, tmp_path / "work", "training.steps=400", "training.checkpoint_every=1000")
     spec = next(s for s in config.run_specs() if s.run_id == "faceformer-baseline")
     ctx = prepare(config, tmp_path / "results", progress=False, say=lambda _: None)
     return config, spec, ctx, ctx.checkpoint(spec, 0)
@@ -160,7 +78,7 @@ def _long_training(
 def test_sigterm_stops_a_task_at_a_step_boundary_and_the_rerun_resumes(
     tiny_corpus: Path, face_v1_overrides, tmp_path: Path
 ) -> None:
-    config, spec, ctx, ckpt = _long_training(tiny_corpus, face_v1_overrides, tmp_path)
+    config, spec, ctx, ckpt = _long_training(tiny_corpus, tmp_path)
     events = tmp_path / "work" / config.name / "tensorboard" / spec.run_id / "s0"
     args = [
         *TINY_OVERRIDES,
@@ -207,15 +125,14 @@ def test_sigterm_stops_a_task_at_a_step_boundary_and_the_rerun_resumes(
     assert torch.load(ckpt, weights_only=True)["step"] == 400
 
 
-def test_finalize_refuses_stale_rows_and_rows_of_another_judge(serial, tmp_path: Path) -> None:
-    import shutil
-
+def test_finalize_refuses_stale_rows_and_rows_of_another_judge(
+    engine_reference: Reference, tmp_path: Path
+) -> None:
     from talkbench.grid.finalize import GridError, check_rows
 
-    config, results, _ = serial
     copy = tmp_path / "results"
-    shutil.copytree(results, copy)
-    ctx = prepare(config, copy, progress=False, say=lambda _: None)
+    shutil.copytree(engine_reference.results, copy)
+    ctx = prepare(engine_reference.config, copy, progress=False, say=lambda _: None)
     check_rows(ctx)
     path = copy / "synth" / "faceformer-av" / "result.json"
     data = json.loads(path.read_text(encoding="utf-8"))
@@ -232,7 +149,7 @@ def test_finalize_refuses_stale_rows_and_rows_of_another_judge(serial, tmp_path:
 
 
 def test_a_preempted_submitit_job_checkpoints_at_a_step_and_its_requeued_call_resumes(
-    tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+    tiny_corpus: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip(
         "submitit", reason="submitit is an extra: pip install -c constraints.txt 'talkbench[slurm]'"
@@ -243,7 +160,7 @@ def test_a_preempted_submitit_job_checkpoints_at_a_step_and_its_requeued_call_re
     from talkbench.grid.stop import clear_stop
 
     threads = torch.get_num_threads()
-    config, spec, _ctx, ckpt = _long_training(tiny_corpus, face_v1_overrides, tmp_path)
+    config, spec, _ctx, ckpt = _long_training(tiny_corpus, tmp_path)
     args = (config.model_dump(mode="json"), str(tmp_path / "results"), "train/faceformer-baseline/s0")
     job = TaskJob()
     outcome: list[str] = []
@@ -266,56 +183,16 @@ def test_a_preempted_submitit_job_checkpoints_at_a_step_and_its_requeued_call_re
     torch.set_num_threads(threads)
 
 
-def test_slurm_runs_the_grid_as_job_arrays(
-    serial, tiny_corpus: Path, face_v1_overrides, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    pytest.importorskip(
-        "submitit", reason="submitit is an extra: pip install -c constraints.txt 'talkbench[slurm]'"
-    )
-    from .slurm_node import SlurmUnavailable, start_slurm, stop_slurm
-
-    try:
-        env = start_slurm(tmp_path / "slurm")
-    except SlurmUnavailable as exc:
-        pytest.skip(f"no single-node SLURM here: {exc}")
-    monkeypatch.setenv("SLURM_CONF", env["SLURM_CONF"])
-    try:
-        config = _config(
-            tiny_corpus, face_v1_overrides, tmp_path / "work", "cluster.time_min=10", "cluster.mem_gb=2"
-        )
-        config = config.model_copy(update={"animators": config.animators[:1]})  # FaceFormer: 10 tasks
-        from talkbench.grid.engines import submit_slurm
-
-        t0 = time.time()
-        submitted = submit_slurm(config, tmp_path / "results", say=lambda _: None)
-        assert time.time() - t0 < 30  # submitting returns at once
-        pending = {t.task.id for t in grid_states(config, tmp_path / "results")} - {"data"}  # corpus: there
-        assert {s["task"] for s in submitted} == pending
-        deadline = time.time() + 400
-        while time.time() < deadline:
-            queue = subprocess.run(["squeue", "-h"], capture_output=True, text=True).stdout.strip()
-            if not queue:
-                break
-            time.sleep(2)
-        states = {s.task.id: (s.state, s.detail) for s in grid_states(config, tmp_path / "results")}
-        assert {s for s, _ in states.values()} == {"done"}, states
-    finally:
-        stop_slurm(env)
-    want = {k: v for k, v in serial[2].items() if not k.startswith("codetalker")}
-    assert _snapshot(tmp_path / "results") == want
-
-
 def test_a_reader_training_stopped_and_resumed_gives_the_same_reader(
-    tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+    tiny_corpus: Path, tmp_path: Path
 ) -> None:
     from talkbench.training.stage1 import file_sha256, reader_path
 
     threads = torch.get_num_threads()
     shas = []
-    for name, stop_after in (("straight", None), ("stopped", 3)):
-        config = _config(
+    for name, stop_at in (("straight", None), ("stopped", 3)):
+        config = engine_config(
             tiny_corpus,
-            face_v1_overrides,
             tmp_path / name,
             "reader.judge=null",
             "reader.steps=8",
@@ -323,10 +200,10 @@ def test_a_reader_training_stopped_and_resumed_gives_the_same_reader(
         )
         ctx = prepare(config, tmp_path / name / "results", progress=False, say=lambda _: None)
         task = task_by_id(config, "reader")
-        if stop_after is not None:
-            assert locked_run(ctx, task, stop=_stop_after(stop_after)) == "stopped"
+        if stop_at is not None:
+            assert locked_run(ctx, task, stop=stop_after(stop_at)) == "stopped"
             partial = reader_path("reader", config, ctx.work).with_suffix(".partial.pt")
-            assert torch.load(partial, weights_only=True)["step"] == stop_after
+            assert torch.load(partial, weights_only=True)["step"] == stop_at
             assert not reader_path("reader", config, ctx.work).exists()
         assert locked_run(ctx, task) == "ran"
         shas.append(file_sha256(reader_path("reader", config, ctx.work)))
@@ -336,20 +213,20 @@ def test_a_reader_training_stopped_and_resumed_gives_the_same_reader(
 
 
 def test_codetalker_stage1_stopped_and_resumed_gives_the_same_autoencoder(
-    tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+    tiny_corpus: Path, tmp_path: Path
 ) -> None:
     threads = torch.get_num_threads()
     states = []
-    for name, stop_after in (("straight", None), ("stopped", 2)):
-        config = _config(tiny_corpus, face_v1_overrides, tmp_path / name, "training.vq_steps=6")
+    for name, stop_at in (("straight", None), ("stopped", 2)):
+        config = engine_config(tiny_corpus, tmp_path / name, "training.vq_steps=6")
         ctx = prepare(config, tmp_path / name / "results", progress=False, say=lambda _: None)
         task = task_by_id(config, "stage1/codetalker/s0")
         cache = ctx.stage1_cache(next(s for s in config.run_specs() if s.run_id == task.run_id), 0)
         assert cache is not None
-        if stop_after is not None:
-            assert locked_run(ctx, task, stop=_stop_after(stop_after)) == "stopped"
+        if stop_at is not None:
+            assert locked_run(ctx, task, stop=stop_after(stop_at)) == "stopped"
             partial = cache.with_suffix(".partial.pt")
-            assert torch.load(partial, weights_only=True)["step"] == stop_after and not cache.exists()
+            assert torch.load(partial, weights_only=True)["step"] == stop_at and not cache.exists()
         assert locked_run(ctx, task) == "ran"
         assert not cache.with_suffix(".partial.pt").exists()
         states.append(torch.load(cache, weights_only=True))
@@ -359,12 +236,13 @@ def test_codetalker_stage1_stopped_and_resumed_gives_the_same_autoencoder(
         assert torch.equal(value, states[1]["autoencoder"][key]), key
 
 
-def test_the_sample_video_of_a_trained_cell(serial) -> None:
+def test_the_sample_video_of_a_trained_cell(engine_reference: Reference, tmp_path: Path) -> None:
     from talkbench.grid.cells import _trained
     from talkbench.grid.videos import sample_video
 
-    config, results, _ = serial
-    ctx = prepare(config, results, progress=False, say=lambda _: None)
-    spec = next(s for s in config.run_specs() if s.run_id == "faceformer-av")
+    results = tmp_path / "results"  # a copy: the reference is shared with other test processes
+    shutil.copytree(engine_reference.results, results)
+    ctx = prepare(engine_reference.config, results, progress=False, say=lambda _: None)
+    spec = next(s for s in engine_reference.config.run_specs() if s.run_id == "faceformer-av")
     path = sample_video(ctx, _trained(ctx, spec, 0))
     assert path is not None and path.stat().st_size > 10_000 and path.name == "faceformer-av.mp4"
