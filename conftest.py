@@ -40,8 +40,9 @@ def _file_seconds(items: list[pytest.Item]) -> dict[str, float]:
     for item in items:
         for mark in item.iter_markers("slow"):
             if "seconds" not in mark.kwargs:
-                raise pytest.UsageError(f"{item.nodeid}: give the slow marker its duration, slow(seconds=...)")
-            seconds[item.path.as_posix()] = seconds.get(item.path.as_posix(), 0.0) + float(mark.kwargs["seconds"])
+                raise pytest.UsageError(f"{item.nodeid}: give the slow marker its duration (seconds=...)")
+            path = item.path.as_posix()
+            seconds[path] = seconds.get(path, 0.0) + float(mark.kwargs["seconds"])
     return seconds
 
 

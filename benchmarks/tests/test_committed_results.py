@@ -32,7 +32,7 @@ def _committed(protocol: str) -> Path:
     return root
 
 
-@pytest.mark.slow(seconds=50)
+@pytest.mark.slow(seconds=40)
 def test_a_committed_cell_is_what_this_checkout_computes(tmp_path: Path) -> None:
     from talkbench.config import load_config
     from talkbench.results import load_result, run_cache_key

@@ -18,7 +18,7 @@ from talkbench.regression.bracket import SMOKE_MAX_LVE_RATIO, check_beats_templa
 BASELINE = Path(__file__).resolve().parents[1] / "regression" / "smoke"
 
 
-@pytest.mark.slow(seconds=300)
+@pytest.mark.slow(seconds=260)
 def test_smoke_preset_matches_committed_baseline(tmp_path: Path) -> None:
     if not BASELINE.is_dir():
         pytest.skip(

@@ -65,7 +65,7 @@ def _event_tags(folder: Path) -> dict[str, list[int]]:
     return tags
 
 
-@pytest.mark.slow(seconds=30)
+@pytest.mark.slow(seconds=45)
 def test_grid_writes_curves_and_event_files(tiny_config: BenchConfig, tmp_path: Path) -> None:
     # the AV term on every step and on the whole sequence: the paper's dose
     guidance = tiny_config.guidance.model_copy(update={"av_every": 1, "av_clip_frames": None})

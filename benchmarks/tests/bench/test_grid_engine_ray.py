@@ -13,7 +13,7 @@ from talkbench.run import run_grid
 from .engine_grid import Reference, engine_config, only_animator, snapshot, without
 
 
-@pytest.mark.slow(seconds=100)
+@pytest.mark.slow(seconds=20)
 def test_ray_gives_the_serial_results(engine_reference: Reference, tmp_path: Path) -> None:
     ray = pytest.importorskip(
         "ray", reason="Ray is an extra: pip install -c constraints.txt 'talkbench[ray]'"

@@ -15,7 +15,7 @@ from talkbench.grid.tasks import grid_states
 from .engine_grid import Reference, engine_config, only_animator, snapshot, without
 
 
-@pytest.mark.slow(seconds=65)
+@pytest.mark.slow(seconds=70)
 def test_slurm_runs_the_grid_as_job_arrays(
     engine_reference: Reference, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

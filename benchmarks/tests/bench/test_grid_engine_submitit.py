@@ -12,7 +12,7 @@ from talkbench.run import run_grid
 from .engine_grid import Reference, engine_config, only_animator, snapshot, without
 
 
-@pytest.mark.slow(seconds=70)
+@pytest.mark.slow(seconds=40)
 def test_submitit_local_gives_the_serial_results(engine_reference: Reference, tmp_path: Path) -> None:
     pytest.importorskip(
         "submitit", reason="submitit is an extra: pip install -c constraints.txt 'talkbench[slurm]'"

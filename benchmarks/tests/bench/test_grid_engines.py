@@ -30,7 +30,7 @@ from .conftest import TINY_OVERRIDES
 from .engine_grid import Reference, engine_config, snapshot, stop_after
 
 
-@pytest.mark.slow(seconds=50)
+@pytest.mark.slow(seconds=40)
 def test_the_serial_grid_is_done_and_complete(engine_reference: Reference) -> None:
     ref = engine_reference
     runs = {k.split("/")[0] for k in ref.snapshot}
@@ -48,6 +48,7 @@ def test_the_serial_grid_is_done_and_complete(engine_reference: Reference) -> No
     assert {s.state for s in states} == {"done"}, [(s.task.id, s.state) for s in states if s.state != "done"]
 
 
+@pytest.mark.slow(seconds=27)
 def test_a_training_stopped_at_a_step_and_resumed_gives_the_serial_results(
     engine_reference: Reference, tmp_path: Path
 ) -> None:
@@ -75,6 +76,7 @@ def _long_training(corpus: Path, tmp_path: Path) -> tuple[BenchConfig, Any, Any,
     return config, spec, ctx, ctx.checkpoint(spec, 0)
 
 
+@pytest.mark.slow(seconds=29)
 def test_sigterm_stops_a_task_at_a_step_boundary_and_the_rerun_resumes(
     tiny_corpus: Path, face_v1_overrides, tmp_path: Path
 ) -> None:
@@ -236,6 +238,7 @@ def test_codetalker_stage1_stopped_and_resumed_gives_the_same_autoencoder(
         assert torch.equal(value, states[1]["autoencoder"][key]), key
 
 
+@pytest.mark.slow(seconds=21)
 def test_the_sample_video_of_a_trained_cell(engine_reference: Reference, tmp_path: Path) -> None:
     from talkbench.grid.cells import _trained
     from talkbench.grid.videos import sample_video

@@ -53,6 +53,7 @@ def test_lrlv_loss_is_the_lip_vertex_mse_without_the_reader(tiny_config: BenchCo
     assert logs["lrlv"]["rec"] == pytest.approx(logs["baseline"]["rec"], rel=1e-6)
 
 
+@pytest.mark.slow(seconds=25)
 def test_av_run_stores_the_lip_reader_effect_and_the_expert_readings(
     tiny_config: BenchConfig, tmp_path: Path
 ) -> None:

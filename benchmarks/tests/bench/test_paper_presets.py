@@ -109,7 +109,7 @@ def _peak_child_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
 
 
-@pytest.mark.slow(seconds=60)
+@pytest.mark.slow(seconds=90)
 def test_paper_vocaset_runs_end_to_end_on_the_flame_topology(tmp_path: Path, shared_fixtures: Path) -> None:
     built = _layouts.build_vocaset(tmp_path / "vocaset", shared_fixtures, seconds=0.6)
     # the user's FLAME_masks.pkl, wherever it lives, through data.masks
@@ -123,7 +123,7 @@ def test_paper_vocaset_runs_end_to_end_on_the_flame_topology(tmp_path: Path, sha
     assert _peak_child_rss_gb() < PEAK_RSS_LIMIT_GB
 
 
-@pytest.mark.slow(seconds=120)
+@pytest.mark.slow(seconds=90)
 def test_paper_biwi_runs_end_to_end_on_the_biwi_mesh(tmp_path: Path, shared_fixtures: Path) -> None:
     built = _layouts.build_biwi(tmp_path / "biwi", shared_fixtures, seconds=0.6)
     overrides = [f"data.root={built['root']}", *dry_run_overrides("paper-biwi", tmp_path / "work")]

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.mark.slow(seconds=23)
 def test_a_plugin_animator_trains_and_appears_on_the_site(
     tiny_corpus: Path, tmp_path: Path, face_v1_overrides: tuple[str, ...]
 ) -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from facial_metrics import get_protocol
@@ -17,6 +18,7 @@ from talkbench.run import run_grid
 from talkbench.training.stage1 import train_eval_reader
 
 
+@pytest.mark.slow(seconds=22)
 def test_grid_writes_valid_cached_runs_and_a_site(tiny_config: BenchConfig, tmp_path: Path) -> None:
     config = tiny_config.model_copy(
         update={"variants": ["baseline", "phonetic"], "animators": tiny_config.animators[:1]}

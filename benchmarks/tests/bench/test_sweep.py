@@ -56,6 +56,7 @@ def test_a_bad_sweep_is_refused_naming_the_key(sweep: str, message: str) -> None
         load_config("smoke", [sweep])
 
 
+@pytest.mark.slow(seconds=28)
 def test_a_sweep_runs_and_its_dose_response_is_on_the_site(
     tiny_corpus: Path, tmp_path: Path, face_v1_overrides: tuple[str, ...]
 ) -> None:
