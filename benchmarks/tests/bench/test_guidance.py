@@ -113,7 +113,7 @@ def test_smoothing_replaces_the_vertex_gradient_by_the_sobolev_solve() -> None:
     for guidance in (raw, smooth):
         v = vertices.clone().requires_grad_(True)
         terms = guidance(v, 30.0, batch.audio, batch.transcript)
-        grads.append((float(terms.loss), torch.autograd.grad(terms.loss, v)[0]))
+        grads.append((float(terms.loss.detach()), torch.autograd.grad(terms.loss, v)[0]))
     (loss_raw, g_raw), (loss_smooth, g_smooth) = grads
     assert loss_raw == loss_smooth  # the forward pass is untouched
     faces = raw.faces.numpy()
