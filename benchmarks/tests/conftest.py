@@ -113,10 +113,14 @@ def biwi_root(tmp_path: Path, shared_fixtures: Path) -> dict:
     return {"root": root, "names": names, "templates": templates}
 
 
+#: the corpus seed of the session's tiny synthetic corpus
+TINY_CORPUS_SEED = 7
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from talkbench.datasets.synth.corpus import generate_corpus
 
     root = tmp_path_factory.mktemp("synth") / "corpus"
-    generate_corpus(root, seed=7, size="tiny")
+    generate_corpus(root, seed=TINY_CORPUS_SEED, size="tiny")
     return root

@@ -26,34 +26,33 @@ import torch
 
 from talkbench.config import BenchConfig, load_config
 
-from ..conftest import FACE_V1_OVERRIDES
+from ..conftest import FACE_V1_OVERRIDES, TINY_CORPUS_SEED
 from .conftest import TINY_OVERRIDES
 
 #: what differs between two runs of the same work: when, where and how long
 VOLATILE = {"wall_time_s", "date", "hardware"}
 
-#: the session conftest's tiny corpus seed (``tiny_corpus``)
-CORPUS_SEED = 7
+
+def engine_overrides(corpus: Path, work: Path, *extra: str) -> tuple[str, ...]:
+    """The smoke preset's overrides of the engines' grid on ``corpus`` with its work folder ``work``."""
+    return (
+        *TINY_OVERRIDES,
+        *FACE_V1_OVERRIDES,
+        f"data.root={corpus}",
+        f"work_dir={work}",
+        "data.generate=false",
+        "torch_threads=1",
+        "cluster.cpus_per_task=1",
+        "cluster.max_parallel=2",
+        "seeds=[0,1]",
+        "variants=[baseline,av]",
+        *extra,
+    )
 
 
 def engine_config(corpus: Path, work: Path, *extra: str) -> BenchConfig:
-    """The engines' grid on ``corpus`` with its work folder ``work`` (FaceFormer and CodeTalker)."""
-    config = load_config(
-        "smoke",
-        (
-            *TINY_OVERRIDES,
-            *FACE_V1_OVERRIDES,
-            f"data.root={corpus}",
-            f"work_dir={work}",
-            "data.generate=false",
-            "torch_threads=1",
-            "cluster.cpus_per_task=1",
-            "cluster.max_parallel=2",
-            "seeds=[0,1]",
-            "variants=[baseline,av]",
-            *extra,
-        ),
-    )
+    """The engines' grid (:func:`engine_overrides`), FaceFormer and CodeTalker only."""
+    config = load_config("smoke", engine_overrides(corpus, work, *extra))
     return config.model_copy(update={"animators": config.animators[:2]})  # FaceFormer, CodeTalker
 
 
@@ -113,7 +112,7 @@ def reference(factory: pytest.TempPathFactory) -> Reference:
     with FileLock(f"{root}.lock"):
         if not (root / "complete").is_file():
             shutil.rmtree(root, ignore_errors=True)
-            generate_corpus(corpus, seed=CORPUS_SEED, size="tiny")
+            generate_corpus(corpus, seed=TINY_CORPUS_SEED, size="tiny")
             threads = torch.get_num_threads()
             try:
                 run_grid(engine_config(corpus, root / "work"), results, progress=False, say=lambda _: None)

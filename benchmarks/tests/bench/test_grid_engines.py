@@ -26,8 +26,7 @@ from talkbench.grid.tasks import grid_states, locked_run
 from talkbench.results.cache import run_cache_key
 from talkbench.run import run_grid
 
-from .conftest import TINY_OVERRIDES
-from .engine_grid import Reference, engine_config, snapshot, stop_after
+from .engine_grid import Reference, engine_config, engine_overrides, snapshot, stop_after
 
 
 @pytest.mark.slow(seconds=40)
@@ -67,10 +66,14 @@ def test_a_training_stopped_at_a_step_and_resumed_gives_the_serial_results(
     assert snapshot(tmp_path / "results") == engine_reference.snapshot
 
 
+#: trainings long enough to be stopped part-way
+LONG = ("training.steps=400", "training.checkpoint_every=1000")
+
+
 def _long_training(corpus: Path, tmp_path: Path) -> tuple[BenchConfig, Any, Any, Path]:
-    """A grid whose trainings take 400 steps (long enough to be stopped part-way): its config, the
-    FaceFormer baseline cell, a context and the cell's seed-0 checkpoint path."""
-    config = engine_config(corpus, tmp_path / "work", "training.steps=400", "training.checkpoint_every=1000")
+    """A grid whose trainings take 400 steps: its config, the FaceFormer baseline cell, a context and
+    the cell's seed-0 checkpoint path."""
+    config = engine_config(corpus, tmp_path / "work", *LONG)
     spec = next(s for s in config.run_specs() if s.run_id == "faceformer-baseline")
     ctx = prepare(config, tmp_path / "results", progress=False, say=lambda _: None)
     return config, spec, ctx, ctx.checkpoint(spec, 0)
@@ -78,22 +81,11 @@ def _long_training(corpus: Path, tmp_path: Path) -> tuple[BenchConfig, Any, Any,
 
 @pytest.mark.slow(seconds=29)
 def test_sigterm_stops_a_task_at_a_step_boundary_and_the_rerun_resumes(
-    tiny_corpus: Path, face_v1_overrides, tmp_path: Path
+    tiny_corpus: Path, tmp_path: Path
 ) -> None:
     config, spec, ctx, ckpt = _long_training(tiny_corpus, tmp_path)
     events = tmp_path / "work" / config.name / "tensorboard" / spec.run_id / "s0"
-    args = [
-        *TINY_OVERRIDES,
-        *face_v1_overrides,
-        f"data.root={tiny_corpus}",
-        f"work_dir={tmp_path / 'work'}",
-        "data.generate=false",
-        "torch_threads=1",
-        "training.steps=400",
-        "training.checkpoint_every=1000",
-        "seeds=[0,1]",
-        "variants=[baseline,av]",
-    ]
+    args = engine_overrides(tiny_corpus, tmp_path / "work", *LONG)
     proc = subprocess.Popen(
         [
             sys.executable,
