@@ -163,14 +163,15 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
     ) -> None:
         """The grid's tasks by level, what each waits for and the resources it asks for."""
         from .grid.plan import levels, plan_grid
+        from .grid.tasks import task_resources
 
         config = _load(preset, overrides or [], fail)
         tasks = plan_grid(config)
-        c = config.cluster
         for i, level in enumerate(levels(tasks)):
             typer.echo(f"level {i} ({len(level)} tasks)")
             for t in level:
-                res = f"{c.cpus_per_task} cpu, {c.gpus_per_task} gpu" if t.compute else "1 cpu"
+                cpus, gpus = task_resources(config, t)
+                res = f"{cpus} cpu, {gpus} gpu" if t.compute else f"{cpus} cpu"
                 after = ", ".join(t.deps) if len(t.deps) <= 4 else f"{len(t.deps)} tasks"
                 typer.echo(f"  {t.id:<40} [{res}]" + (f"  after {after}" if t.deps else ""))
         typer.echo(f"{len(tasks)} tasks in {len(levels(tasks))} levels")

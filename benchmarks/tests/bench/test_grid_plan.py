@@ -72,6 +72,19 @@ def test_plan_command_lists_tasks_and_levels() -> None:
     assert out.output.strip().splitlines()[-1].startswith(f"{n} tasks in ")
 
 
+def test_plan_command_shows_the_resources_each_task_asks_for() -> None:
+    # smoke leaves cluster.cpus_per_task unset: a compute task asks for the preset's torch_threads (2)
+    config = load_config("smoke")
+    assert config.cluster.cpus_per_task is None and config.torch_threads == 2
+    lines = CliRunner().invoke(app, ["plan", "--preset", "smoke"]).output.splitlines()
+    train = next(ln for ln in lines if ln.strip().startswith("train/faceformer-av/s0 "))
+    data = next(ln for ln in lines if ln.strip().startswith("data "))
+    assert "[2 cpu, 0 gpu]" in train and "[1 cpu]" in data
+    overrides = ["cluster.cpus_per_task=4", "cluster.gpus_per_task=1"]
+    wide = CliRunner().invoke(app, ["plan", "--preset", "smoke", *overrides])
+    assert "[4 cpu, 1 gpu]" in next(ln for ln in wide.output.splitlines() if "train/faceformer-av/s0 " in ln)
+
+
 def test_a_dependent_task_never_trains_the_reader(
     tiny_corpus: Path, tmp_path: Path, face_v1_overrides: tuple[str, ...]
 ) -> None:
@@ -182,19 +195,19 @@ def test_engine_tasks_run_with_the_threads_they_ask_for(monkeypatch) -> None:
     """A task's torch threads are the CPUs it asks its engine for (by default the serial run's
     ``torch_threads``, so the engines compute what ``serial`` computes); this machine's cores bound
     how many run at once: a task never shares a core with another's threads."""
-    from talkbench.grid.engines import _parallel, _resources
-    from talkbench.grid.tasks import task_threads
+    from talkbench.grid.engines import _parallel
+    from talkbench.grid.tasks import task_resources, task_threads
 
     smoke = load_config("smoke")
     assert smoke.torch_threads == 2 and smoke.cluster.cpus_per_task is None
     train = next(t for t in plan_grid(smoke) if t.kind == "train")
     data = next(t for t in plan_grid(smoke) if t.kind == "data")
     assert task_threads(smoke) == 2
-    assert _resources(smoke, train) == (2, 0) and _resources(smoke, data) == (1, 0)
+    assert task_resources(smoke, train) == (2, 0) and task_resources(smoke, data) == (1, 0)
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     assert _parallel(smoke) == 8
     one = load_config("smoke", ["cluster.cpus_per_task=1", "cluster.gpus_per_task=1"])
-    assert task_threads(one) == 1 and _resources(one, train) == (1, 1) and _parallel(one) == 16
+    assert task_threads(one) == 1 and task_resources(one, train) == (1, 1) and _parallel(one) == 16
     assert _parallel(load_config("smoke", ["cluster.max_parallel=3"])) == 3
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert _parallel(smoke) == 1  # a task wider than the machine still runs, alone

@@ -32,7 +32,7 @@ from ..config import BenchConfig
 from .context import prepare
 from .plan import Task, levels, plan_grid
 from .stop import clear_stop, request_stop, stop_requested
-from .tasks import grid_states, locked_run, run_task, task_threads
+from .tasks import grid_states, locked_run, run_task, task_resources, task_threads
 
 __all__ = ["ENGINES", "TaskJob", "run_local", "run_ray", "run_serial", "submit_slurm"]
 
@@ -67,12 +67,6 @@ def run_serial(
     ]
 
 
-def _resources(config: BenchConfig, task: Task) -> tuple[int, int]:
-    """The (CPUs, GPUs) a task asks for: :func:`task_threads` and ``cluster.gpus_per_task`` for a
-    compute task, one CPU for ``data`` and ``finalize``."""
-    return (task_threads(config), config.cluster.gpus_per_task) if task.compute else (1, 0)
-
-
 def _parallel(config: BenchConfig) -> int:
     """How many compute tasks run at once on this machine: ``cluster.max_parallel``, else as many as
     its cores hold at :func:`task_threads` each."""
@@ -102,7 +96,7 @@ def run_ray(
     data = config.model_dump(mode="json")
     refs: dict[str, Any] = {}
     for task in _pending(config, results_root):
-        cpus, gpus = _resources(config, task)
+        cpus, gpus = task_resources(config, task)
         deps = [refs[d] for d in task.deps if d in refs]
         refs[task.id] = remote.options(num_cpus=cpus, num_gpus=gpus, max_retries=0, name=task.id).remote(
             data, str(results_root), task.id, *deps
@@ -168,7 +162,7 @@ def _log_dir(config: BenchConfig) -> Path:
 
 def _slurm_parameters(config: BenchConfig, task: Task) -> dict[str, Any]:
     c = config.cluster
-    cpus, gpus = _resources(config, task)
+    cpus, gpus = task_resources(config, task)
     params: dict[str, Any] = {
         "slurm_cpus_per_task": cpus,
         "slurm_mem_gb": c.mem_gb if task.compute else 4,

@@ -30,7 +30,7 @@ from .lock import TaskLock, lock_holder
 from .plan import Task, plan_grid, stage1_signature, task_by_id
 from .stop import stop_handlers, stop_requested
 
-__all__ = ["TaskState", "execute", "grid_states", "run_task", "task_dir", "task_threads"]
+__all__ = ["TaskState", "execute", "grid_states", "run_task", "task_dir", "task_resources", "task_threads"]
 
 State = Literal["done", "running", "failed", "missing"]
 
@@ -50,6 +50,12 @@ def task_threads(config: BenchConfig) -> int:
     uses), else 1. Reductions split by thread count, so a grid whose tasks run with another thread
     count than a serial run's gives other last bits, and the training amplifies them."""
     return config.cluster.cpus_per_task or config.torch_threads or 1
+
+
+def task_resources(config: BenchConfig, task: Task) -> tuple[int, int]:
+    """The (CPUs, GPUs) a task asks its engine for: :func:`task_threads` and ``cluster.gpus_per_task``
+    for a compute task, one CPU for ``data`` and ``finalize``."""
+    return (task_threads(config), config.cluster.gpus_per_task) if task.compute else (1, 0)
 
 
 def task_dir(config: BenchConfig) -> Path:
