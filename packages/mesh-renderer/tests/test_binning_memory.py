@@ -1,4 +1,7 @@
-"""The candidate search keeps its cost bounded on crumpled geometry and gives the same fragments."""
+"""The candidate search keeps its cost bounded on crumpled geometry and gives the same fragments.
+
+The chunking and row spans are the vectorised search's (``search="torch"``); the brute-force reference
+also checks the compiled search (``search="compiled"``, numba), which runs the same jobs."""
 
 from __future__ import annotations
 
@@ -8,6 +11,10 @@ import torch
 
 from mesh_renderer import MeshRenderer, OrthographicCamera
 from mesh_renderer.backends import _binning
+
+
+def _torch_search(*args, **kwargs) -> torch.Tensor:
+    return _binning.find_candidates(*args, **kwargs, search="torch")
 
 
 def _crumpled(n: int = 2, f: int = 300, size: int = 40, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -60,7 +67,7 @@ def _brute_force_nearest(screen: np.ndarray, faces: np.ndarray, h: int, w: int, 
 def test_chunked_search_equals_single_pass(monkeypatch) -> None:
     screen, faces = _crumpled()
     size = (40, 40)
-    one_pass = _binning.find_candidates(screen, faces, size, 1.5, 4, cull_backfaces=False)
+    one_pass = _torch_search(screen, faces, size, 1.5, 4, cull_backfaces=False)
     total = int(
         _binning._bbox_pair_counts(
             screen[..., 0][:, faces].reshape(-1, 3),
@@ -75,7 +82,7 @@ def test_chunked_search_equals_single_pass(monkeypatch) -> None:
 
     evaluated = _count_enumerated(monkeypatch)
     monkeypatch.setattr(_binning, "MAX_PAIRS", limit)
-    chunked = _binning.find_candidates(screen, faces, size, 1.5, 4, cull_backfaces=False)
+    chunked = _torch_search(screen, faces, size, 1.5, 4, cull_backfaces=False)
 
     assert torch.equal(chunked, one_pass)
     assert len(evaluated) > 20
@@ -103,20 +110,26 @@ def test_crumpled_flame_sized_mesh_matches_brute_force_within_budget(monkeypatch
     monkeypatch.setattr(_binning, "MAX_PAIRS", budget)
     # the exactness of the chunked search itself: no overdraw budget (tested in test_overdraw_budget.py)
     monkeypatch.setattr(_binning, "OVERDRAW_BUDGET", total)
-    got = _binning.find_candidates(screen, faces, (h, w), 0.0, 4, cull_backfaces=False)[0]
+    got = _torch_search(screen, faces, (h, w), 0.0, 4, cull_backfaces=False)[0]
 
     want = _brute_force_nearest(screen[0].double().numpy(), faces.numpy(), h, w, 4)
     np.testing.assert_array_equal(got.numpy(), want)
     assert max(evaluated) <= budget + h * w  # the documented bound of one evaluation
     assert sum(evaluated) < total / 4  # front-to-back depth culling skips most pairs
+    if _binning._numba_available():  # the compiled search: every job's pairs, no chunks
+        compiled = _binning.find_candidates(screen, faces, (h, w), 0.0, 4, False, search="compiled")
+        np.testing.assert_array_equal(compiled[0].numpy(), want)
 
 
+@pytest.mark.parametrize("search", ["torch", "compiled"])
 @pytest.mark.parametrize("bad", [float("nan"), float("inf")])
-def test_non_finite_vertices_are_refused(bad: float) -> None:
+def test_non_finite_vertices_are_refused(bad: float, search: str) -> None:
+    if search == "compiled":
+        pytest.importorskip("numba", reason="the compiled search needs numba")
     screen, faces = _crumpled(n=1, f=4)
     screen[0, 5, 1] = bad
     with pytest.raises(ValueError, match=r"NaN or infinite \(first: image 0, vertex 5\)"):
-        _binning.find_candidates(screen, faces, (8, 8), 0.0, 1, cull_backfaces=False)
+        _binning.find_candidates(screen, faces, (8, 8), 0.0, 1, cull_backfaces=False, search=search)
     verts = torch.zeros(1, 3, 3)
     verts[0, 1, 0] = bad
     renderer = MeshRenderer(OrthographicCamera(scale=1.0, image_size=16))
@@ -137,11 +150,11 @@ def test_row_spans_find_what_whole_boxes_find(monkeypatch, blur: float, k: int, 
     faces = torch.cat([faces, torch.arange(60).reshape(20, 3) + 600])
     args = (screen, faces, (48, 48), blur, k, cull)
     monkeypatch.setattr(_binning, "SPAN_MIN_SIDE", 10**9)  # every box whole
-    whole = _binning.find_candidates(*args)
+    whole = _torch_search(*args)
     monkeypatch.setattr(_binning, "MAX_PAIRS", 3000)
-    whole_chunked = _binning.find_candidates(*args)
+    whole_chunked = _torch_search(*args)
     monkeypatch.setattr(_binning, "SPAN_MIN_SIDE", 1)  # every box row by row
-    assert torch.equal(_binning.find_candidates(*args), whole_chunked)
+    assert torch.equal(_torch_search(*args), whole_chunked)
     monkeypatch.setattr(_binning, "MAX_PAIRS", 1 << 21)
-    assert torch.equal(_binning.find_candidates(*args), whole)
+    assert torch.equal(_torch_search(*args), whole)
     assert (whole >= 0).sum() > 0.5 * whole.numel() / k  # the case covers much of the window

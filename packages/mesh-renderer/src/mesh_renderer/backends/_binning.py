@@ -273,6 +273,20 @@ def _check_finite(screen: torch.Tensor) -> None:
         )
 
 
+SEARCHES: tuple[str, ...] = ("auto", "torch", "compiled")
+"""How :func:`find_candidates` evaluates its jobs: ``"torch"``, vectorised tensor operations (any device);
+``"compiled"``, the loops of :mod:`._binning_numba` (CPU tensors, needs numba); ``"auto"``, the compiled
+loops for CPU tensors when numba is installed, else the tensor operations. Both give the same table."""
+
+
+def _numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 @torch.no_grad()
 def find_candidates(
     screen: torch.Tensor,
@@ -282,14 +296,22 @@ def find_candidates(
     faces_per_pixel: int,
     cull_backfaces: bool,
     contour: torch.Tensor | None = None,
+    search: str = "auto",
 ) -> torch.Tensor:
     """``(N, H, W, K)`` packed face indices (``-1`` empty), nearest first.
 
     ``screen`` is ``(N, V, 3)``: window pixel coordinates and depth (finite; ``ValueError`` otherwise).
     ``faces`` is ``(F, 3)``. ``contour`` (``(N, F, 3)`` bool per edge, edge ``e`` joining corners ``e`` and
     ``e + 1``) restricts the soft band to the distance from contour edges; ``None`` measures it from every
-    edge.
+    edge. ``search``: one of :data:`SEARCHES`.
     """
+    if search not in SEARCHES:
+        raise ValueError(f"search must be one of {', '.join(map(repr, SEARCHES))}, got {search!r}")
+    compiled = search == "compiled" or (
+        search == "auto" and screen.device.type == "cpu" and _numba_available()
+    )
+    if compiled and screen.device.type != "cpu":
+        raise ValueError(f"search='compiled' runs on CPU tensors; these are on {screen.device}")
     _check_finite(screen)
     n = screen.shape[0]
     f = faces.shape[0]
@@ -360,6 +382,13 @@ def find_candidates(
     keep = torch.nonzero(cnt > 0, as_tuple=True)[0]
     ids, band, i0, j0, ny, nx, cnt = (t.index_select(0, keep) for t in (ids, band, i0, j0, ny, nx, cnt))
     ids, band, i0, j0, ny, nx, cnt = _within_budget(ids, band, i0, j0, ny, nx, cnt, zs, f, n, h * w)
+
+    if compiled:
+        from ._binning_numba import run_jobs
+
+        top = run_jobs(xs, ys, zs, area2, contour, (ids, band, i0, j0, ny, nx), n, f, (h, w), k, r)
+        face = top & 0xFFFFFFFF
+        return torch.where(top != _EMPTY, face, torch.full_like(face, -1)).view(n, h, w, k)
 
     top = torch.full((n * h * w, k), _EMPTY, dtype=torch.int64, device=device)
     total = int(cnt.sum()) if cnt.numel() else 0
