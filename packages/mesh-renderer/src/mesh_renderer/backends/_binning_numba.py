@@ -7,11 +7,14 @@ float32 operations in the same order: edge functions over the doubled area, the 
 depths weighted by the barycentric coordinates, for band pairs the clamped and renormalised ones and the
 squared distance to the contour edges) and inserts the pair's key, ``(ordered depth bits << 32) | face``,
 into the pixel's ``K`` smallest. Keys are unique per pixel, so the result does not depend on the order in
-which pairs arrive: images run in parallel, and the table equals the vectorised search's.
+which pairs arrive, and the table equals the vectorised search's.
+
+The loops run on the calling thread. Numba's parallel loops were tried and left out: with its default
+OpenMP threading layer beside torch's, two identical trainings in one process differed in their last
+bits (its ``workqueue`` layer did not, but cannot be entered from two threads at once).
 
 The vectorised search pays a pass over memory for each elementwise operation of each of its hundreds of
-thousands of pairs; these loops keep a pair in registers (a 60-frame mouth crop of the synthetic head:
-107 ms against 12 ms; sixteen 256 px frames of the whole head: 398 ms against 29 ms; 2 threads).
+thousands of pairs; these loops keep a pair in registers.
 Compilation (a few seconds) happens once per machine: numba caches the machine code beside this module
 or in its user cache folder.
 """
@@ -55,7 +58,7 @@ def _insert(top, row, key, k):
     top[row, slot] = key
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(cache=True)
 def _search(xs, ys, zs, area2, contour, has_contour, ids, band, i0, j0, ny, nx, starts, f, h, w, k, r):
     n = starts.shape[0] - 1
     top = np.full((n * h * w, k), _EMPTY, dtype=np.int64)
@@ -64,7 +67,7 @@ def _search(xs, ys, zs, area2, contour, has_contour, ids, band, i0, j0, ny, nx, 
     half = np.float32(0.5)
     one = np.float32(1.0)
     zero = np.float32(0.0)
-    for image in numba.prange(n):
+    for image in range(n):
         for job in range(starts[image], starts[image + 1]):
             q = ids[job]
             ax, bx, cx = xs[q, 0], xs[q, 1], xs[q, 2]
@@ -120,8 +123,7 @@ def run_jobs(
 
     ``xs``, ``ys``, ``zs``: ``(N*F, 3)`` float32 corner coordinates, ``area2``: ``(N*F,)`` doubled signed
     areas, ``contour``: ``(N*F, 3)`` bool contour-edge flags or ``None`` (every edge counts), ``jobs``:
-    ``(ids, band, i0, j0, ny, nx)`` of :func:`._binning.find_candidates`. Runs on as many threads as torch
-    uses (at most numba's)."""
+    ``(ids, band, i0, j0, ny, nx)`` of :func:`._binning.find_candidates`. Runs on the calling thread."""
     ids, band, i0, j0, ny, nx = jobs
     h, w = size
     image = torch.div(ids, f, rounding_mode="floor")
@@ -130,7 +132,6 @@ def run_jobs(
     starts[1:] = torch.cumsum(torch.bincount(image, minlength=n), 0)
     ids, band, i0, j0, ny, nx = (t.index_select(0, order) for t in (ids, band, i0, j0, ny, nx))
     flags = contour.reshape(-1, 3) if contour is not None else torch.zeros((1, 3), dtype=torch.bool)
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
     top = _search(
         *(t.detach().contiguous().numpy() for t in (xs, ys, zs, area2, flags)),
         contour is not None,
