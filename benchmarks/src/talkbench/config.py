@@ -18,57 +18,25 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .config_models import (
-    VARIANTS,
-    AnimatorSpec,
-    BenchConfig,
-    ClusterConfig,
-    ConfigError,
-    DataConfig,
-    EvalConfig,
-    ExpertConfig,
-    GuidanceConfig,
-    ReaderConfig,
-    RenderConfig,
-    RunSpec,
-    SweepConfig,
-    TrainConfig,
-    Variant,
-    check_shipped_render,
-    format_validation_error,
-    run_slug,
-)
+from . import config_models
+from .config_models import *  # noqa: F403 - the models and their helpers (config_models.__all__)
+from .config_models import BenchConfig, ConfigError, ExpertConfig, ReaderConfig, format_validation_error
 
 __all__ = [
+    *config_models.__all__,
     "CONFIG_DIR",
     "PRESETS",
-    "VARIANTS",
-    "AnimatorSpec",
-    "BenchConfig",
-    "ClusterConfig",
-    "ConfigError",
-    "DataConfig",
-    "EvalConfig",
-    "ExpertConfig",
-    "GuidanceConfig",
-    "ReaderConfig",
-    "RenderConfig",
-    "RunSpec",
-    "SweepConfig",
-    "TrainConfig",
-    "Variant",
     "apply_overrides",
     "check_pretrained_paths",
-    "check_shipped_render",
     "load_config",
     "pretrained_paths",
     "resolve_preset_path",
-    "run_slug",
 ]
 
 #: folder of the shipped presets (``benchmarks/configs`` of the source tree)
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 PRESETS: tuple[str, ...] = ("smoke", "default", "full-dose", "lambda-av-sweep", "paper-vocaset", "paper-biwi")
+
 
 def pretrained_paths(config: BenchConfig) -> list[tuple[str, str]]:
     """``(config key, path)`` of every pretrained file the grid will read: the expert's and the
