@@ -414,6 +414,13 @@ def test_the_committed_site_has_curves_findings_models_and_its_build(browser):
         assert browser.find_elements(By.ID, f"findings-{protocol}")
         rows = browser.find_elements(By.CSS_SELECTOR, f"#models-table-{protocol} tbody tr")
         assert len(rows) >= 4 and all(r.find_elements(By.TAG_NAME, "td")[2].text != "–" for r in rows)
+        # the shipped judge's and expert's learning curves, from their manifests
+        links = browser.find_elements(By.CSS_SELECTOR, f"#protocol-{protocol} a[href^='plots/reader-']")
+        assert sorted(a.text for a in links) == ["its learning curve"] * 2
+        hrefs = sorted(a.get_attribute("href").rsplit("/", 1)[1] for a in links)
+        assert hrefs == ["reader-synth-av-v2.svg", "reader-synth-video-v2.svg"]
+        for href in hrefs:
+            assert (index.parent / "plots" / href).read_text(encoding="utf-8").startswith("<?xml")
     data = json.loads((REPO_ROOT / "leaderboard" / "site" / "data" / "leaderboard.json").read_text())
     trained = [r["run_id"] for t in data["tables"] for r in t["rows"] if r["kind"] == "method"]
     assert trained

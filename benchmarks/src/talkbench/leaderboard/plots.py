@@ -263,6 +263,12 @@ CURVE_PANELS: tuple[tuple[str, str, str, bool], ...] = (
     ("animator", "av_acc", "AV: expert token accuracy", False),
     ("animator", "grad_norm", "gradient norm (before clipping)", True),
     ("stage1", "loss", "CodeTalker stage 1: VQ-autoencoder loss", True),
+    ("reader", "loss", "lip reader: total loss (CTC and attention)", True),
+    ("reader", "ctc", "lip reader: CTC loss", True),
+    ("reader", "att", "lip reader: attention (cross-entropy) loss", True),
+    ("reader", "accuracy", "lip reader: token accuracy (attention decoder)", False),
+    ("reader", "grad_norm", "lip reader: gradient norm (before clipping)", True),
+    ("reader", "lr", "lip reader: learning rate", False),
 )
 _SEED_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink")
 

@@ -29,8 +29,9 @@ from typing import Any, Literal
 
 import jinja2
 
-from ..results.curves import CURVES_FILE
+from ..results.curves import CURVES_FILE, TrainingCurve, TrainingCurves
 from ..results.io import atomic_write_bytes, atomic_write_text
+from ..shipped_manifests import list_shipped, shipped_manifest
 from .collect import ResultsDirError, RunEntry, collect_results
 from .plots import curves_plot, guidance_plot, lve_vs_cer_plot
 from .reported import ReportedNumber, load_reported
@@ -149,6 +150,22 @@ def render_run_page(page: dict[str, Any]) -> str:
     return _environment().get_template("run.html.j2").render(p=page)
 
 
+def shipped_reader_curve(ref: dict[str, Any] | None) -> tuple[str, TrainingCurves] | None:
+    """The learning curve of the shipped reader that ``ref`` (a run's ``reader`` or ``expert``) names.
+
+    ``None`` unless ``ref`` names a shipped reader (``talkbench/shipped/<name>.json``) whose manifest
+    records the checkpoint sha256 the runs record and holds a ``curve`` (manifests written by ``talkbench
+    reader train``); a reader trained by the preset itself or another file of the same name is not
+    plotted. Returns the reader's name and its curve.
+    """
+    if ref is None or ref.get("id") not in list_shipped():
+        return None
+    manifest = shipped_manifest(ref["id"])
+    if manifest.get("sha256") != ref.get("checkpoint_sha256") or "curve" not in manifest:
+        return None
+    return str(ref["id"]), TrainingCurves(trainings=[TrainingCurve.model_validate(manifest["curve"])])
+
+
 def _swap_in(tmp: Path, out: Path) -> None:
     if out.exists():
         if not out.is_dir():
@@ -201,6 +218,21 @@ def build_site(
                     rel = f"plots/{p}-{kind}.svg"
                     _write(tmp, rel, svg, files)
                     plots[p][kind] = rel
+            # the learning curves of the shipped judge and AV expert the protocol's runs used
+            for role, title in (("reader", "evaluation lip reader"), ("expert", "AV-guidance expert")):
+                found = shipped_reader_curve(t["provenance"][role])
+                if found is None:
+                    continue
+                name, curve = found
+                training = curve.trainings[0]
+                svg = curves_plot(
+                    curve, f"{name} ({title}): {training.steps} training steps, bins of {training.bin_steps}"
+                )
+                if svg is not None:
+                    rel = f"plots/reader-{name}.svg"
+                    if rel not in files:
+                        _write(tmp, rel, svg, files)
+                    plots[p][f"{role}-curve"] = rel
         rows = {(t["protocol"], r["run_id"]): r for t in tables for r in t["rows"] if r["run_id"]}
         bests = {t["protocol"]: {c["metric"]: c["best"] for c in t["columns"]} for t in tables}
         for protocol, runs in runs_by_protocol.items():
