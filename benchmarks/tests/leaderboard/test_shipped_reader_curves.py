@@ -51,6 +51,13 @@ def shipped_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_only_a_shipped_reader_with_the_runs_checkpoint_and_a_curve_is_plotted(shipped_dir: Path) -> None:
     found = shipped_reader_curve({"id": "judge-x", "checkpoint_sha256": JUDGE_SHA})
     assert found is not None and found[0] == "judge-x"
+    # the ids the grid records for a shipped judge and a shipped pretrained expert
+    for ref_id, name, sha in (
+        ("talkbench-judge-judge-x", "judge-x", JUDGE_SHA),
+        ("talkbench-pretrained-expert-x", "expert-x", EXPERT_SHA),
+    ):
+        found_by_id = shipped_reader_curve({"id": ref_id, "checkpoint_sha256": sha})
+        assert found_by_id is not None and found_by_id[0] == name
     curve = found[1].trainings[0]
     assert (curve.phase, curve.seed, curve.steps) == ("reader", 1, 40)
     # another file under the same name, a manifest without a curve, a reader the preset trained itself
@@ -88,7 +95,7 @@ def test_the_site_links_the_learning_curves_of_the_runs_shipped_readers(
     fx.write_grid(results_root)
     for path in results_root.glob("*/*/result.json"):
         res = json.loads(path.read_text(encoding="utf-8"))
-        res["reader"] = {"id": "judge-x", "checkpoint_sha256": JUDGE_SHA}
+        res["reader"] = {"id": "talkbench-judge-judge-x", "checkpoint_sha256": JUDGE_SHA}
         path.write_text(json.dumps(res), encoding="utf-8")
     summary = build_site(results_root, tmp_path / "site", build=None)
     assert "plots/reader-judge-x.svg" in summary.files

@@ -150,20 +150,30 @@ def render_run_page(page: dict[str, Any]) -> str:
     return _environment().get_template("run.html.j2").render(p=page)
 
 
+#: how a run's ``reader.id`` / ``expert.id`` names a shipped reader (``talkbench.grid.context``)
+SHIPPED_ID_PREFIXES = ("talkbench-judge-", "talkbench-pretrained-")
+
+
 def shipped_reader_curve(ref: dict[str, Any] | None) -> tuple[str, TrainingCurves] | None:
     """The learning curve of the shipped reader that ``ref`` (a run's ``reader`` or ``expert``) names.
 
-    ``None`` unless ``ref`` names a shipped reader (``talkbench/shipped/<name>.json``) whose manifest
-    records the checkpoint sha256 the runs record and holds a ``curve`` (manifests written by ``talkbench
-    reader train``); a reader trained by the preset itself or another file of the same name is not
-    plotted. Returns the reader's name and its curve.
+    ``None`` unless ``ref`` names a shipped reader (``talkbench-judge-<name>``,
+    ``talkbench-pretrained-<name>`` or ``<name>`` for ``talkbench/shipped/<name>.json``) whose manifest
+    records the checkpoint sha256 the runs record and holds a ``curve`` (manifests written by
+    ``talkbench reader train``); a reader trained by the preset itself or another file of the same name
+    is not plotted. Returns the reader's name and its curve.
     """
-    if ref is None or ref.get("id") not in list_shipped():
+    if ref is None:
         return None
-    manifest = shipped_manifest(ref["id"])
+    name = str(ref.get("id", ""))
+    for prefix in SHIPPED_ID_PREFIXES:
+        name = name.removeprefix(prefix)
+    if name not in list_shipped():
+        return None
+    manifest = shipped_manifest(name)
     if manifest.get("sha256") != ref.get("checkpoint_sha256") or "curve" not in manifest:
         return None
-    return str(ref["id"]), TrainingCurves(trainings=[TrainingCurve.model_validate(manifest["curve"])])
+    return name, TrainingCurves(trainings=[TrainingCurve.model_validate(manifest["curve"])])
 
 
 def _swap_in(tmp: Path, out: Path) -> None:
