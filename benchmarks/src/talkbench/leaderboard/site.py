@@ -234,15 +234,17 @@ def build_site(
                 if found is None:
                     continue
                 name, curve = found
-                training = curve.trainings[0]
-                svg = curves_plot(
-                    curve, f"{name} ({title}): {training.steps} training steps, bins of {training.bin_steps}"
-                )
-                if svg is not None:
-                    rel = f"plots/reader-{name}.svg"
-                    if rel not in files:
-                        _write(tmp, rel, svg, files)
-                    plots[p][f"{role}-curve"] = rel
+                rel = f"plots/reader-{name}.svg"
+                if rel not in files:  # one plot per reader, however many protocols used it
+                    training = curve.trainings[0]
+                    svg = curves_plot(
+                        curve,
+                        f"{name} ({title}): {training.steps} training steps, bins of {training.bin_steps}",
+                    )
+                    if svg is None:
+                        continue
+                    _write(tmp, rel, svg, files)
+                plots[p][f"{role}-curve"] = rel
         rows = {(t["protocol"], r["run_id"]): r for t in tables for r in t["rows"] if r["run_id"]}
         bests = {t["protocol"]: {c["metric"]: c["best"] for c in t["columns"]} for t in tables}
         for protocol, runs in runs_by_protocol.items():
