@@ -67,8 +67,9 @@ def register(app: typer.Typer, fail: Callable[[str], None]) -> None:
         ),
         engine: str | None = typer.Option(
             None,
-            help="serial | ray | slurm | local (submitit's local executor); default: the preset's "
-            "cluster.engine (serial). slurm submits and returns: follow with `talkbench status`",
+            help="serial | processes (worker processes of this machine) | ray | slurm | local "
+            "(submitit's local executor); default: the preset's cluster.engine. slurm submits and "
+            "returns: follow with `talkbench status`",
         ),
     ) -> None:
         """The whole job: corpus (if missing), stage-1 readers, animator grid, evaluation, results, site.

@@ -22,14 +22,17 @@ class ClusterConfig(_Strict):
     """Where and how the grid's tasks run (``talkbench.grid``). It changes no result, so it is part of
     no cache key: the same grid run serially, on Ray or on SLURM writes the same bytes."""
 
-    #: ``serial``: one process, task after task; ``ray``: a Ray cluster (local when ``ray_address`` is
-    #: unset); ``slurm``: SLURM job arrays through submitit; ``local``: submitit's local executor
-    #: (the SLURM path's jobs run as processes of this machine)
-    engine: Literal["serial", "ray", "slurm", "local"] = "serial"
+    #: ``serial``: one process, task after task; ``processes``: worker processes of this machine, each
+    #: keeping its corpus and readers between tasks; ``ray``: a Ray cluster (local when
+    #: ``ray_address`` is unset); ``slurm``: SLURM job arrays through submitit; ``local``: submitit's
+    #: local executor (the SLURM path's jobs run as processes of this machine)
+    engine: Literal["serial", "processes", "ray", "slurm", "local"] = "serial"
     gpus_per_task: int = Field(default=0, ge=0)
     #: the CPUs of one compute task, and its torch threads (``None``: the preset's ``torch_threads``,
     #: else 1). Results are bit-identical to a serial run's only at the serial run's thread count.
     cpus_per_task: int | None = Field(default=None, ge=1)
+    #: the memory of one compute task (SLURM's ``--mem``; ``processes`` and ``local`` start no more
+    #: workers than the machine's memory holds at this much each)
     mem_gb: int = Field(default=16, ge=1)
     #: the wall-time limit of one SLURM task, in minutes (a task stopped by it is requeued and resumes)
     time_min: int = Field(default=240, ge=1)

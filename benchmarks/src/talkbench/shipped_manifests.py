@@ -12,16 +12,26 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "EXPERT_ID_PREFIX",
+    "JUDGE_ID_PREFIX",
     "SHIPPED_DIR",
+    "SHIPPED_ID_PREFIXES",
     "ShippedReaderError",
     "list_shipped",
     "shipped_manifest",
+    "shipped_name",
     "shipped_path",
     "shipped_sha256",
 ]
 
 #: the folder of the shipped readers (package data)
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
+
+#: how a run's ``reader.id`` names a shipped judge: ``talkbench-judge-<name>``
+JUDGE_ID_PREFIX = "talkbench-judge-"
+#: how a run's ``expert.id`` names a shipped pretrained expert: ``talkbench-pretrained-<name>``
+EXPERT_ID_PREFIX = "talkbench-pretrained-"
+SHIPPED_ID_PREFIXES: tuple[str, ...] = (JUDGE_ID_PREFIX, EXPERT_ID_PREFIX)
 
 
 class ShippedReaderError(ValueError):
@@ -31,6 +41,15 @@ class ShippedReaderError(ValueError):
 def list_shipped() -> list[str]:
     """Names of the shipped readers."""
     return sorted(p.stem for p in SHIPPED_DIR.glob("*.json"))
+
+
+def shipped_name(reader_id: str) -> str | None:
+    """The shipped reader a run's ``reader.id`` / ``expert.id`` names (with its prefix, or the bare
+    name), ``None`` when it names none (a reader the preset trained itself)."""
+    name = reader_id
+    for prefix in SHIPPED_ID_PREFIXES:
+        name = name.removeprefix(prefix)
+    return name if name in list_shipped() else None
 
 
 def shipped_path(name: str) -> Path:

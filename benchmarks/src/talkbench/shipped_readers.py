@@ -159,6 +159,7 @@ def _pool(
         if recipe.modality == "audiovisual":
             audios += [torch.from_numpy(s.audio.copy()) for s in samples]
         log(f"{recipe.name} pool: corpus seed {seed}, {len(samples)} utterances rendered")
+        del samples  # a seed's samples (head vertices rebuilt from face units) are not held into the next
     return videos, audios, texts
 
 

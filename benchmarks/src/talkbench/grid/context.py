@@ -36,6 +36,7 @@ from ..results import (
     run_cache_key,
 )
 from ..results.io import ResultFileError
+from ..shipped_manifests import EXPERT_ID_PREFIX, JUDGE_ID_PREFIX
 from ..training.animator import AnimatorTrainer
 from ..training.data import dataset_hash, ensure_corpus, load_masks, load_split
 from ..training.ddp import DistInfo, init_distributed
@@ -202,7 +203,7 @@ class GridContext:
             readings = modality_readings(self.expert, test, self.config, self.work)
             self._expert_ref = ExpertRef(
                 id=(
-                    f"talkbench-pretrained-{e.pretrained}"
+                    f"{EXPERT_ID_PREFIX}{e.pretrained}"
                     if e.pretrained
                     else f"talkbench-{self.config.name}-{e.modality}-{e.preset}"
                 ),
@@ -220,7 +221,7 @@ class GridContext:
     def reader_ref(self) -> ReaderRef:
         return ReaderRef(
             id=(
-                f"talkbench-judge-{self.config.reader.judge}"
+                f"{JUDGE_ID_PREFIX}{self.config.reader.judge}"
                 if self.config.reader.judge
                 else f"talkbench-{self.config.name}-video-{self.config.reader.preset}"
             ),

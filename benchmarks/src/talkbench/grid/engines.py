@@ -5,6 +5,10 @@ SLURM queues job arrays; what the engines add is the plan, the skipping of done 
 function every worker runs, :func:`talkbench.grid.tasks.run_task`.
 
 * ``serial``: one process, the tasks one after another in plan order (the default).
+* ``processes``: worker processes of this machine (``cluster.max_parallel``, else as many as the
+  cores hold at the task's threads and the memory at ``cluster.mem_gb`` each), each keeping its
+  loaded corpus and readers between tasks; a task starts as soon as the tasks it waits for are
+  done. SIGTERM / SIGUSR2 stop every running training at its next step boundary.
 * ``ray``: every task not done is a ``ray.remote`` call asking for ``cluster.cpus_per_task`` CPUs
   (default: the preset's ``torch_threads``) and ``cluster.gpus_per_task`` GPUs (one CPU for ``data``
   and ``finalize``), handed the results of the tasks it depends on so that Ray starts it after them;
@@ -21,22 +25,24 @@ function every worker runs, :func:`talkbench.grid.tasks.run_task`.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 from ..config import BenchConfig
-from .context import prepare
-from .plan import Task, levels, plan_grid
-from .stop import clear_stop, request_stop, stop_requested
+from .context import GridContext, prepare
+from .plan import Task, levels, plan_grid, task_by_id
+from .stop import clear_stop, install_stop_handlers, request_stop, stop_requested
 from .tasks import grid_states, locked_run, run_task, task_resources, task_threads
 
-__all__ = ["ENGINES", "TaskJob", "run_local", "run_ray", "run_serial", "submit_slurm"]
+__all__ = ["ENGINES", "TaskJob", "run_local", "run_processes", "run_ray", "run_serial", "submit_slurm"]
 
-ENGINES: tuple[str, ...] = ("serial", "ray", "slurm", "local")
+ENGINES: tuple[str, ...] = ("serial", "processes", "ray", "slurm", "local")
 
 
 def _pending(config: BenchConfig, results_root: Path) -> list[Task]:
@@ -69,8 +75,116 @@ def run_serial(
 
 def _parallel(config: BenchConfig) -> int:
     """How many compute tasks run at once on this machine: ``cluster.max_parallel``, else as many as
-    its cores hold at :func:`task_threads` each."""
-    return config.cluster.max_parallel or max(1, (os.cpu_count() or 1) // task_threads(config))
+    its cores hold at :func:`task_threads` each and its memory at ``cluster.mem_gb`` each."""
+    if config.cluster.max_parallel:
+        return config.cluster.max_parallel
+    cores = max(1, (os.cpu_count() or 1) // task_threads(config))
+    try:
+        memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (AttributeError, OSError, ValueError):  # no sysconf: the cores decide
+        return cores
+    return max(1, min(cores, int(memory_gb // config.cluster.mem_gb)))
+
+
+#: the grid context a worker of the ``processes`` engine keeps between its tasks, keyed by its grid
+_WORKER_CONTEXT: dict[str, GridContext] = {}
+#: set by the engine's process when a stop is requested; every worker's trainings read it
+_WORKER_STOP: Any = None
+
+
+def _worker_start(stop: Any) -> None:
+    """A ``processes`` worker: it stops at a step boundary on SIGTERM / SIGUSR2 or when the engine
+    sets ``stop``; Ctrl-C reaches the engine's process only (it stops the workers through ``stop``)."""
+    global _WORKER_STOP
+    import signal
+
+    _WORKER_STOP = stop
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    install_stop_handlers()
+
+
+def _worker_stop() -> bool:
+    return stop_requested() or (_WORKER_STOP is not None and _WORKER_STOP.is_set())
+
+
+def _worker_task(config_data: dict[str, Any], results_root: str, task_id: str) -> str:
+    """One task in a ``processes`` worker; its :class:`GridContext` (corpus, readers) is built by the
+    worker's first task of a grid and reused by the next ones, as the serial engine's is."""
+    key = json.dumps([config_data, results_root], sort_keys=True)
+    ctx = _WORKER_CONTEXT.get(key)
+    config = ctx.config if ctx is not None else BenchConfig.model_validate(config_data)
+    if ctx is None:
+        import torch
+
+        torch.set_num_threads(task_threads(config))
+        _WORKER_CONTEXT.clear()
+        ctx = GridContext(config, Path(results_root), False, print, corpus=False)
+        ctx.train_readers = False
+        _WORKER_CONTEXT[key] = ctx
+    return locked_run(ctx, task_by_id(config, task_id), _worker_stop)
+
+
+def run_processes(
+    config: BenchConfig, results_root: Path | str, say: Callable[[str], None] = print
+) -> dict[str, str]:
+    """The plan's pending tasks on worker processes of this machine (module docstring): ``data`` and
+    ``finalize`` in this process, every compute task on a worker once the tasks it waits for are done.
+    After a failure no task starts and the running ones end, then the first error is raised; after
+    a stop request (SIGTERM / SIGUSR2 / Ctrl-C) the running trainings stop at a step boundary with
+    their checkpoints saved and a rerun resumes them. Returns each task's outcome."""
+    results_root = Path(results_root).resolve()
+    config = _absolute(config)
+    data = config.model_dump(mode="json")
+    pending = _pending(config, results_root)
+    ids = {t.id for t in pending}
+    width = _parallel(config)
+    outcomes: dict[str, str] = {}
+    waiting = list(pending)
+    running: dict[Future[str], Task] = {}
+    error: BaseException | None = None
+    spawn = multiprocessing.get_context("spawn")  # no forked copies of torch's thread pools
+    stop = spawn.Event()
+
+    def ready(task: Task) -> bool:
+        return all(d not in ids or outcomes.get(d) in ("done", "ran") for d in task.deps)
+
+    with ProcessPoolExecutor(width, mp_context=spawn, initializer=_worker_start, initargs=(stop,)) as pool:
+        try:
+            while waiting or running:
+                if stop_requested() or "stopped" in outcomes.values():
+                    stop.set()  # the running trainings save and stop; nothing more starts
+                if error is not None or stop.is_set():
+                    waiting.clear()  # after a failure the running tasks end their work
+                for task in [t for t in waiting if ready(t)]:
+                    if not task.compute and not running:  # data first, finalize last: nothing beside them
+                        waiting.remove(task)
+                        outcomes[task.id] = run_task(data, str(results_root), task.id, say)
+                    elif task.compute and len(running) < width:
+                        waiting.remove(task)
+                        running[pool.submit(_worker_task, data, str(results_root), task.id)] = task
+                if not running:
+                    if waiting and not any(ready(t) for t in waiting):
+                        raise RuntimeError(f"tasks whose dependencies never ran: {[t.id for t in waiting]}")
+                    continue
+                finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    task = running.pop(future)
+                    try:
+                        outcomes[task.id] = future.result()
+                    except BaseException as exc:
+                        outcomes[task.id] = "failed"
+                        error = error or exc
+        except KeyboardInterrupt:
+            stop.set()
+            say("stopping: the running trainings save their checkpoints")
+            wait(running)
+            raise
+    if error is not None:
+        raise error
+    if "stopped" in outcomes.values() or stop.is_set():
+        say("grid stopped; rerun the same command to resume")
+    say(f"processes: {sum(o == 'ran' for o in outcomes.values())} tasks run on {width} workers")
+    return outcomes
 
 
 def _ray_task(config_data: dict[str, Any], results_root: str, task_id: str, *after: str) -> str:

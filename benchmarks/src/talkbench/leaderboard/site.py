@@ -31,7 +31,7 @@ import jinja2
 
 from ..results.curves import CURVES_FILE, TrainingCurve, TrainingCurves
 from ..results.io import atomic_write_bytes, atomic_write_text
-from ..shipped_manifests import list_shipped, shipped_manifest
+from ..shipped_manifests import shipped_manifest, shipped_name
 from .collect import ResultsDirError, RunEntry, collect_results
 from .plots import curves_plot, guidance_plot, lve_vs_cer_plot
 from .reported import ReportedNumber, load_reported
@@ -150,10 +150,6 @@ def render_run_page(page: dict[str, Any]) -> str:
     return _environment().get_template("run.html.j2").render(p=page)
 
 
-#: how a run's ``reader.id`` / ``expert.id`` names a shipped reader (``talkbench.grid.context``)
-SHIPPED_ID_PREFIXES = ("talkbench-judge-", "talkbench-pretrained-")
-
-
 def shipped_reader_curve(ref: dict[str, Any] | None) -> tuple[str, TrainingCurves] | None:
     """The learning curve of the shipped reader that ``ref`` (a run's ``reader`` or ``expert``) names.
 
@@ -165,10 +161,8 @@ def shipped_reader_curve(ref: dict[str, Any] | None) -> tuple[str, TrainingCurve
     """
     if ref is None:
         return None
-    name = str(ref.get("id", ""))
-    for prefix in SHIPPED_ID_PREFIXES:
-        name = name.removeprefix(prefix)
-    if name not in list_shipped():
+    name = shipped_name(str(ref.get("id", "")))
+    if name is None:
         return None
     manifest = shipped_manifest(name)
     if manifest.get("sha256") != ref.get("checkpoint_sha256") or "curve" not in manifest:
