@@ -73,3 +73,31 @@ def test_shading_responds_to_vertex_depth():
     img = _render(LambertShader(lights=DirectionalLights(directions=((0.3, 0.2, 1.0),))), verts=verts)
     img[..., :3].sum().backward()
     assert verts.grad[:, 2].abs().sum() > 0
+
+
+def test_colourings_are_the_per_colouring_renders():
+    """One rasterization of an icosphere, lit once and coloured three ways (uniform grey, per-vertex
+    colours, per-frame colours), gives the pixels of one shader call per colouring, bit for bit."""
+    import pytest
+
+    from mesh_renderer import BlendParams
+
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=0.6)
+    verts = torch.tensor(sphere.vertices, dtype=torch.float32)
+    faces = torch.tensor(sphere.faces, dtype=torch.int64)
+    frames = torch.stack([verts, verts * 0.9 + 0.05])
+    settings = RasterSettings(24, blur_radius=1e-3, faces_per_pixel=3)
+    renderer = MeshRenderer(OrthographicCamera(scale=1.0, image_size=24), TorchRasterizer(settings))
+    fragments, inputs = renderer.rasterize(frames, faces)
+    g = torch.Generator().manual_seed(0)
+    per_vertex = torch.rand(len(verts), 3, generator=g)
+    per_frame = torch.rand(2, len(verts), 3, generator=g)
+    blend = BlendParams(sigma=1e-4)
+    sets = [None, per_vertex, per_frame]
+    shared = LambertShader(blend=blend, two_sided=True).colourings(fragments, inputs, sets)
+    for colours, image in zip(sets, shared, strict=True):
+        alone = LambertShader(vertex_colors=colours, blend=blend, two_sided=True)(fragments, inputs)
+        assert torch.equal(image, alone)
+    assert not torch.equal(shared[1], shared[2])
+    with pytest.raises(TypeError, match="PhongShader"):
+        PhongShader().colourings(fragments, inputs, sets)

@@ -19,7 +19,7 @@ call, so shading is differentiable with respect to the vertices.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -138,11 +138,14 @@ class LambertShader:
         dirs = self.lights.unit_directions(inputs.vertices)  # (L, 3)
         return normals, normals @ dirs.T  # (M, 3), (M, L)
 
+    def _diffuse(self, packed: PackedFragments, inputs: ShadingInputs) -> torch.Tensor:
+        """``(M, 1)``: ambient plus the lights' mean clamped ``n · l``, the factor of the albedo."""
+        _, ndotl = self._normals(packed, inputs)
+        return self.lights.ambient + self.lights.intensity * ndotl.clamp(0.0, 1.0).mean(-1, keepdim=True)
+
     def shade(self, packed: PackedFragments, inputs: ShadingInputs) -> torch.Tensor:
         """``(M, 3)`` colour of each packed candidate before compositing."""
-        _, ndotl = self._normals(packed, inputs)
-        diffuse = self.lights.ambient + self.lights.intensity * ndotl.clamp(0.0, 1.0).mean(-1, keepdim=True)
-        return self._albedo(packed, inputs) * diffuse
+        return self._albedo(packed, inputs) * self._diffuse(packed, inputs)
 
     def __call__(self, fragments: Fragments, inputs: ShadingInputs) -> torch.Tensor:
         packed = fragments.packed_entries(inputs.faces, inputs.vertices.shape[1])
@@ -152,6 +155,27 @@ class LambertShader:
             colors, _coverage(fragments, inputs, self.blend), packed.index, shape, self.blend.background
         )
         return torch.cat([rgb, alpha.unsqueeze(-1)], dim=-1)
+
+    def colourings(
+        self, fragments: Fragments, inputs: ShadingInputs, colour_sets: list[torch.Tensor | None]
+    ) -> list[torch.Tensor]:
+        """The images this shader gives with each per-vertex colouring of ``colour_sets`` as its
+        ``vertex_colors`` (``None``: its uniform ``albedo``), the candidates' packing, lighting and
+        coverage computed once: the same pixels as one call per colouring (an albedo and an error heat
+        map of one geometry, say). Diffuse shading only: a subclass that adds light (Phong) refuses."""
+        if type(self).shade is not LambertShader.shade:
+            raise TypeError(f"{type(self).__name__} shades beyond albedo x diffuse; call it per colouring")
+        packed = fragments.packed_entries(inputs.faces, inputs.vertices.shape[1])
+        diffuse = self._diffuse(packed, inputs)
+        coverage = _coverage(fragments, inputs, self.blend)
+        shape = tuple(fragments.pix_to_face.shape)
+        out = []
+        for colours in colour_sets:
+            albedo = replace(self, vertex_colors=colours)._albedo(packed, inputs)
+            bg = self.blend.background
+            rgb, alpha = packed_composite(albedo * diffuse, coverage, packed.index, shape, bg)
+            out.append(torch.cat([rgb, alpha.unsqueeze(-1)], dim=-1))
+        return out
 
 
 @dataclass

@@ -82,9 +82,9 @@ def render_frame_sets(
 ) -> list[np.ndarray]:
     """:func:`render_frames` of one geometry in several colourings (e.g. albedo and an error heat map).
 
-    Each chunk of frames is rasterized once and shaded once per entry of ``colour_sets`` (``(T, V, 3)``,
-    ``(V, 3)`` or ``None`` for uniform grey): the frames are those :func:`render_frames` gives for each
-    colouring alone, at the cost of one rasterization."""
+    Each chunk of frames is rasterized and lit once, then coloured once per entry of ``colour_sets``
+    (``(T, V, 3)``, ``(V, 3)`` or ``None`` for uniform grey; :meth:`LambertShader.colourings`): the
+    frames are those :func:`render_frames` gives for each colouring alone."""
     if vertices.ndim != 3 or vertices.shape[-1] != 3:
         raise ValueError(f"vertices must have shape (T, V, 3), got {tuple(vertices.shape)}")
     if not colour_sets:
@@ -104,10 +104,9 @@ def render_frame_sets(
     with torch.no_grad():
         for s in range(0, vertices.shape[0], chunk):
             fragments, inputs = renderer.rasterize(vertices[s : s + chunk], faces)
-            for frames, colours in zip(out, colour_sets, strict=True):
-                vc = None if colours is None else (colours if colours.ndim == 2 else colours[s : s + chunk])
-                shader = LambertShader(vertex_colors=vc, blend=blend, two_sided=True)
-                img = shader(fragments, inputs)
+            chunk_sets = [c if c is None or c.ndim == 2 else c[s : s + chunk] for c in colour_sets]
+            images = LambertShader(blend=blend, two_sided=True).colourings(fragments, inputs, chunk_sets)
+            for frames, img in zip(out, images, strict=True):
                 frames.append((img[..., :3].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
     return [np.concatenate(frames, axis=0) for frames in out]
 
