@@ -471,11 +471,13 @@ class RunSpec(BaseModel):
         return f"{run_slug(self.animator.name)}-{self.variant}{suffix}"
 
     def resolved(self) -> dict[str, Any]:
-        """The resolved config of this run (JSON-compatible): what the cache key hashes."""
+        """The resolved config of this run (JSON-compatible): what the cache key hashes. Where the data
+        lie (``data.root``) is not part of it: the key's data hash says what they hold, so a corpus
+        moved, or named by an absolute path as the cluster engines do, keeps its results current."""
         c = self.config
         return {
             "benchmark": c.name,
-            "data": c.data.model_dump(),
+            "data": c.data.model_dump(exclude={"root"}),
             "animator": self.animator.model_dump(),
             "variant": self.variant,
             "seeds": list(c.seeds),

@@ -135,6 +135,16 @@ def test_resolved_config_differs_per_cell() -> None:
     assert base.resolved()["judge_sha256"] == file_sha256(shipped_path("synth-video-v2"))
 
 
+def test_where_the_data_lie_is_no_input_of_a_cell(tmp_path: Path) -> None:
+    """The same corpus named by a relative path, an absolute one (as the cluster engines pass it) or
+    moved elsewhere gives the same resolved config; what the data hold is keyed by the data hash."""
+    here = load_config("default", ["data.root=data/synth-head-default"]).run_specs()
+    there = load_config("default", [f"data.root={tmp_path / 'moved'}"]).run_specs()
+    assert [s.resolved() for s in here] == [s.resolved() for s in there]
+    other = load_config("default", ["data.root=data/synth-head-default", "data.corpus_seed=1"])
+    assert other.run_specs()[0].resolved() != here[0].resolved()  # what the data are still is
+
+
 @pytest.mark.parametrize(
     ("key", "bad", "allowed"),
     [

@@ -133,7 +133,7 @@ def run_processes(
     a stop request (SIGTERM / SIGUSR2 / Ctrl-C) the running trainings stop at a step boundary with
     their checkpoints saved and a rerun resumes them. Returns each task's outcome."""
     results_root = Path(results_root).resolve()
-    config = _absolute(config)
+    # the workers start in this process's folder: relative data and work folders stay as written
     data = config.model_dump(mode="json")
     pending = _pending(config, results_root)
     ids = {t.id for t in pending}

@@ -81,6 +81,10 @@ class TranscriptEncoder:
         if isinstance(path, Path) and not path.exists():
             raise FileNotFoundError(f"text model folder {path} does not exist")
         self.model_path = str(path)
+        from transformers.utils import logging as hf_logging
+
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a local folder: no "Loading weights" bar in the grid's log
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
             self.model = AutoModel.from_pretrained(self.model_path, local_files_only=True)
@@ -89,6 +93,9 @@ class TranscriptEncoder:
                 f"text model {self.model_path!r} is not available locally (downloads are disabled); "
                 f"pass the folder of a saved Hugging Face model ({err})"
             ) from err
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
         if not getattr(self.tokenizer, "is_fast", False):
             raise ValueError(
                 f"text model {self.model_path!r} has no fast tokenizer (tokenizer.json); word pooling "
