@@ -5,13 +5,12 @@ a rerun that completes the grid to the same bytes."""
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from talkbench.grid.engines import _parallel, run_processes
-from talkbench.grid.stop import request_stop, stop_handlers
+from talkbench.grid.stop import clear_stop, request_stop, stop_handlers
 from talkbench.run import run_grid
 
 from .engine_grid import Reference, engine_config, only_animator, snapshot, without
@@ -37,14 +36,21 @@ def test_processes_stop_at_a_step_boundary(engine_reference: Reference, tmp_path
     lines: list[str] = []
     checkpoints = tmp_path / "work" / config.name / "checkpoints"
 
+    ended = threading.Event()
+
     def stop_once_training() -> None:  # as SIGTERM would, once the workers have saved checkpoints
         while len(list(checkpoints.glob("*.pt"))) < 2:
-            time.sleep(0.2)
+            if ended.wait(0.2):
+                return
         request_stop()
 
-    with stop_handlers():
-        threading.Thread(target=stop_once_training, daemon=True).start()
-        outcomes = run_processes(config, tmp_path / "results", lines.append)
+    try:
+        with stop_handlers():
+            threading.Thread(target=stop_once_training, daemon=True).start()
+            outcomes = run_processes(config, tmp_path / "results", lines.append)
+    finally:
+        ended.set()
+        clear_stop()  # the flag is this process's: later grids of the test session must not see it
     assert any("rerun the same command to resume" in line for line in lines), lines
     assert sorted(o for o in outcomes.values() if o == "stopped") == ["stopped", "stopped"], outcomes
     assert not list((tmp_path / "results").rglob("faceformer-*/result.json"))

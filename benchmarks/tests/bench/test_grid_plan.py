@@ -205,6 +205,8 @@ def test_engine_tasks_run_with_the_threads_they_ask_for(monkeypatch) -> None:
     assert task_threads(smoke) == 2
     assert task_resources(smoke, train) == (2, 0) and task_resources(smoke, data) == (1, 0)
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 512 * 2**30 // 4096}  # memory that binds nothing
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
     assert _parallel(smoke) == 8
     one = load_config("smoke", ["cluster.cpus_per_task=1", "cluster.gpus_per_task=1"])
     assert task_threads(one) == 1 and task_resources(one, train) == (1, 1) and _parallel(one) == 16
