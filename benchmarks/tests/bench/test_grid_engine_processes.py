@@ -1,6 +1,6 @@
 """The ``processes`` engine (worker processes that keep their corpus and readers between tasks) writes
-the serial engine's results, and a stop request ends its running trainings at a step boundary with
-a rerun that completes the grid to the same bytes."""
+the serial engine's results, a stop request ends its running trainings at a step boundary with their
+checkpoints saved, and its worker count follows the machine's cores and memory."""
 
 from __future__ import annotations
 
